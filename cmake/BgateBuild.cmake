@@ -1,0 +1,38 @@
+# Dependencies and build flags shared by every component.
+
+find_package(Threads REQUIRED)
+find_package(yaml-cpp REQUIRED)
+find_package(nlohmann_json 3 REQUIRED)
+find_package(CLI11 REQUIRED)
+find_package(prometheus-cpp CONFIG REQUIRED)
+find_package(Boost 1.74 REQUIRED)
+
+# Compile flags every bgate target links PRIVATE.
+add_library(bgate_build_flags INTERFACE)
+target_compile_features(bgate_build_flags INTERFACE cxx_std_20)
+target_compile_options(bgate_build_flags INTERFACE -Wall -Wextra -Wpedantic
+                       -Wshadow -Wnon-virtual-dtor)
+if(BGATE_WERROR)
+  target_compile_options(bgate_build_flags INTERFACE -Werror)
+endif()
+
+# Sanitizers must cover every object, so they are set directory-wide.
+if(BGATE_SANITIZE)
+  add_compile_options(-fsanitize=${BGATE_SANITIZE} -fno-omit-frame-pointer
+                      -fno-sanitize-recover=all)
+  add_link_options(-fsanitize=${BGATE_SANITIZE})
+endif()
+
+# Version and revision for --version and backup_gate_build_info.
+set(BGATE_REVISION "unknown")
+find_package(Git QUIET)
+if(GIT_FOUND AND EXISTS "${PROJECT_SOURCE_DIR}/.git")
+  execute_process(
+    COMMAND ${GIT_EXECUTABLE} rev-parse --short=12 HEAD
+    WORKING_DIRECTORY ${PROJECT_SOURCE_DIR}
+    OUTPUT_VARIABLE _bgate_rev OUTPUT_STRIP_TRAILING_WHITESPACE
+    ERROR_QUIET RESULT_VARIABLE _bgate_rev_rc)
+  if(_bgate_rev_rc EQUAL 0 AND _bgate_rev)
+    set(BGATE_REVISION "${_bgate_rev}")
+  endif()
+endif()
