@@ -72,8 +72,8 @@ ConfigResult ParseConfig(std::string_view yaml,
 ConfigResult LoadConfigFile(const std::string& path,
                             const drivers::DriverRegistry& registry);
 // The config used when no --config is given: one posix backend on
-// ./backup-gate-data, served on 127.0.0.1:8080.
-std::string_view DefaultConfigYaml();
+// `data_dir` (an absolute path), served on 127.0.0.1:8080.
+std::string DefaultConfigYaml(const std::string& data_dir);
 
 // Splits "host:port", "[v6]:port" or ":port"; nothing when malformed.
 std::optional<std::pair<std::string, std::uint16_t>> SplitHostPort(

@@ -1,0 +1,256 @@
+// backup-gate: runs backup storage initialization beside a backup worker and
+// tells Kubernetes, through /readyz, whether the storage works. This file is
+// glue only: flags, config, wiring, signals and exit codes.
+
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <iostream>
+#include <random>
+#include <thread>
+
+#include <CLI/CLI.hpp>
+
+#include "bgate/drivers/registry.h"
+#include "bgate/probes/handler.h"
+#include "bgate/probes/metrics.h"
+#include "bgate/probes/server.h"
+#include "bgate/sidecar/config.h"
+#include "bgate/sidecar/json_log_sink.h"
+#include "bgate/sidecar/logger.h"
+#include "bgate/sidecar/one_shot_check.h"
+#include "bgate/sidecar/state_file_sink.h"
+#include "bgate/sidecar/supervisor.h"
+#include "bgate/sidecar/version.h"
+
+namespace {
+
+using namespace bgate;
+
+// Exit codes: the contract with init containers, exec probes and scripts.
+constexpr int kExitOk = 0;
+constexpr int kExitNotReady = 1;  // check: not ready; serve: runtime failure
+constexpr int kExitUsage = 2;     // bad flags or bad config
+
+constexpr char kDefaultDataDir[] = "./backup-gate-data";
+// The supervisor loop turns at least once a second; this much silence means
+// it is stuck and /livez should fail so the kubelet restarts the container.
+constexpr auto kWatchdogStall = std::chrono::seconds(10);
+
+struct Flags {
+  std::string config_path;
+  std::string address;
+  std::string log_level = "info";
+  std::string output = "text";
+};
+
+std::optional<sidecar::Config> LoadConfig(const Flags& flags,
+                                          const drivers::DriverRegistry& registry) {
+  sidecar::ConfigResult result;
+  if (flags.config_path.empty()) {
+    // The embedded default must work on a fresh machine.
+    if (::mkdir(kDefaultDataDir, 0755) != 0 && errno != EEXIST) {
+      std::fprintf(stderr, "backup-gate: cannot create %s: %s\n",
+                   kDefaultDataDir, std::strerror(errno));
+    }
+    char cwd[4096];
+    std::string dir = ::getcwd(cwd, sizeof cwd) != nullptr
+                          ? std::string(cwd) + "/" + (kDefaultDataDir + 2)
+                          : std::string(kDefaultDataDir);
+    result = sidecar::ParseConfig(sidecar::DefaultConfigYaml(dir), registry);
+  } else {
+    result = sidecar::LoadConfigFile(flags.config_path, registry);
+  }
+  if (result.config && !flags.address.empty()) {
+    if (auto split = sidecar::SplitHostPort(flags.address)) {
+      auto& server = result.config->server;
+      server.address = flags.address;
+      server.host = split->first;
+      server.port = split->second;
+      result.config->overrides.push_back(
+          {"server.address", flags.address, "flag --address"});
+    } else {
+      result.errors.push_back("--address: \"" + flags.address +
+                              "\" is not host:port");
+      result.config.reset();
+    }
+  }
+  if (!result.config) {
+    std::fprintf(stderr, "backup-gate: invalid configuration (%zu %s):\n",
+                 result.errors.size(),
+                 result.errors.size() == 1 ? "error" : "errors");
+    for (const auto& e : result.errors) std::fprintf(stderr, "  %s\n", e.c_str());
+    return std::nullopt;
+  }
+  return std::move(result.config);
+}
+
+std::string InstanceId() {
+  char host[256] = {};
+  if (::gethostname(host, sizeof host - 1) != 0) std::strcpy(host, "unknown");
+  std::random_device random;
+  char suffix[16];
+  std::snprintf(suffix, sizeof suffix, "%08x", random());
+  return std::string(host) + "-" + std::to_string(::getpid()) + "-" + suffix;
+}
+
+std::vector<sidecar::Supervisor::Backend> CreateDrivers(
+    const sidecar::Config& config) {
+  std::vector<sidecar::Supervisor::Backend> backends;
+  const std::string instance = InstanceId();
+  for (const auto& b : config.backends) {
+    drivers::DriverContext context{b.name, instance};
+    backends.push_back({b, std::shared_ptr<drivers::Driver>(
+                               b.options->CreateDriver(context))});
+  }
+  return backends;
+}
+
+// Leaves at once, without waiting for threads stuck in storage I/O.
+[[noreturn]] void ExitNow(int code) {
+  std::fflush(stdout);
+  std::fflush(stderr);
+  std::_Exit(code);
+}
+
+int RunCheck(const sidecar::Config& config, const Flags& flags) {
+  auto report = sidecar::RunOneShot(config, CreateDrivers(config));
+  if (flags.output == "json") {
+    std::cout << sidecar::OneShotJson(report).dump(
+                     2, ' ', false, nlohmann::json::error_handler_t::replace)
+              << "\n";
+  } else {
+    std::cout << sidecar::FormatOneShotText(report);
+  }
+  int code = report.snapshot->Ready() ? kExitOk : kExitNotReady;
+  if (report.abandoned) ExitNow(code);
+  return code;
+}
+
+int RunValidate(const sidecar::Config& config) {
+  std::cout << "# configuration is valid: " << config.backends.size()
+            << (config.backends.size() == 1 ? " backend" : " backends") << "\n"
+            << sidecar::DescribeConfig(config);
+  return kExitOk;
+}
+
+int Serve(const sidecar::Config& config, sidecar::Logger& logger) {
+  // Signals are taken by sigwait on this thread only; every thread started
+  // below inherits the mask.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  ::signal(SIGPIPE, SIG_IGN);
+
+  probes::MetricsRecorder metrics(config, sidecar::kVersion,
+                                  sidecar::kRevision);
+  sidecar::JsonLogSink log_sink(logger);
+  std::vector<sidecar::EventSink*> sinks = {&metrics, &log_sink};
+  std::unique_ptr<sidecar::StateFileSink> state_file;
+  if (!config.state_file.empty()) {
+    state_file = std::make_unique<sidecar::StateFileSink>(config.state_file, logger);
+    sinks.push_back(state_file.get());
+  }
+  sidecar::SnapshotHolder snapshots(sidecar::Supervisor::InitialSnapshot(config));
+  sidecar::SystemClock clock;
+  sidecar::Supervisor supervisor(config, CreateDrivers(config), clock, sinks,
+                                 snapshots, std::random_device{}());
+  probes::Handler handler({
+      .snapshot = &snapshots,
+      .live = [&] { return supervisor.Alive(kWatchdogStall); },
+      .metrics = [&] { return metrics.Render(); },
+  });
+  probes::ServerOptions options;
+  options.host = config.server.host;
+  options.port = config.server.port;
+  probes::Server server(options, handler);
+  std::uint16_t port = 0;
+  try {
+    port = server.Start();
+  } catch (const std::exception& e) {
+    logger.Log(sidecar::LogLevel::kError, "cannot serve probes",
+               {{"error", e.what()}});
+    return kExitNotReady;
+  }
+  supervisor.Start();
+  std::thread server_thread([&] { server.Run(); });
+  logger.Log(sidecar::LogLevel::kInfo, "listening",
+             {{"event", "start"},
+              {"host", config.server.host},
+              {"port", port},
+              {"backends", config.backends.size()},
+              {"version", sidecar::kVersion}});
+
+  int sig = 0;
+  while (sigwait(&signals, &sig) != 0 || (sig != SIGTERM && sig != SIGINT)) {
+  }
+  logger.Log(sidecar::LogLevel::kInfo, "signal received, draining",
+             {{"signal", strsignal(sig)},
+              {"drain_delay", drivers::FormatDuration(config.server.drain_delay)}});
+  supervisor.BeginShutdown();
+  // A second signal cuts the drain short.
+  auto drain = std::chrono::duration_cast<std::chrono::nanoseconds>(
+      config.server.drain_delay);
+  timespec wait{static_cast<time_t>(drain.count() / 1'000'000'000),
+                static_cast<long>(drain.count() % 1'000'000'000)};
+  while (true) {
+    int got = sigtimedwait(&signals, nullptr, &wait);
+    if (got >= 0 || errno != EINTR) break;
+  }
+  server.Stop();
+  server_thread.join();
+  bool clean = supervisor.Stop();
+  logger.Log(sidecar::LogLevel::kInfo, "stopped", {{"event", "stop"}});
+  if (!clean) ExitNow(kExitOk);
+  return kExitOk;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{
+      "backup-gate: initializes backup storage backends, keeps checking them, "
+      "and serves /livez, /readyz and /metrics for Kubernetes."};
+  app.name("backup-gate");
+  Flags flags;
+  app.fallthrough();
+  app.add_option("-c,--config", flags.config_path,
+                 "Config file (YAML). Without it: one posix backend on "
+                 "./backup-gate-data, served on 127.0.0.1:8080");
+  app.add_option("--address", flags.address,
+                 "Serve probes on HOST:PORT (overrides server.address)");
+  app.add_option("--log-level", flags.log_level, "debug, info, warn or error")
+      ->check(CLI::IsMember({"debug", "info", "warn", "error"}));
+  app.set_version_flag("--version", std::string("backup-gate ") +
+                                        sidecar::kVersion + " (" +
+                                        sidecar::kRevision + ")");
+  auto* check = app.add_subcommand(
+      "check",
+      "Run setup and check of every backend once, in parallel; exit 0 when "
+      "ready by the readiness policy, 1 when not");
+  check->add_option("-o,--output", flags.output, "text or json")
+      ->check(CLI::IsMember({"text", "json"}));
+  auto* validate = app.add_subcommand(
+      "validate", "Check the config only and print the effective config");
+  app.require_subcommand(0, 1);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int code = app.exit(e);
+    return code == 0 ? kExitOk : kExitUsage;
+  }
+
+  const auto registry = drivers::BuiltinDrivers();
+  auto config = LoadConfig(flags, registry);
+  if (!config) return kExitUsage;
+  if (validate->parsed()) return RunValidate(*config);
+  if (check->parsed()) return RunCheck(*config, flags);
+  sidecar::Logger logger(stderr, *sidecar::ParseLogLevel(flags.log_level));
+  return Serve(*config, logger);
+}

@@ -1,0 +1,414 @@
+#include "bgate/sidecar/config.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <charconv>
+#include <cstring>
+#include <regex>
+#include <set>
+
+#include <yaml-cpp/yaml.h>
+
+namespace bgate::sidecar {
+namespace {
+
+using drivers::ErrorList;
+using drivers::FormatDuration;
+using drivers::NodeReader;
+
+constexpr std::string_view kDefaultConfig = R"(# The embedded default: one local directory, served on loopback.
+server:
+  address: "127.0.0.1:8080"
+backends:
+  - name: local
+    driver: posix
+    path: "@DATA_DIR@"
+    write_probe: true
+)";
+
+constexpr std::int64_t kMaxThreshold = 1000;
+
+// Reads the schedule keys of a `check:` mapping on top of `base`.
+CheckSettings ReadCheck(NodeReader& reader, CheckSettings base) {
+  auto positive = [&](const std::string& key, nanoseconds& out) {
+    if (auto d = reader.Duration(key)) {
+      if (d->count() <= 0) {
+        reader.errors().Add(reader.Field(key), "must be greater than 0");
+      } else {
+        out = *d;
+      }
+    }
+  };
+  positive("interval", base.interval);
+  positive("timeout", base.timeout);
+  if (auto v = reader.Int("failure_threshold", 1, kMaxThreshold)) {
+    base.failure_threshold = static_cast<int>(*v);
+  }
+  if (auto v = reader.Int("success_threshold", 1, kMaxThreshold)) {
+    base.success_threshold = static_cast<int>(*v);
+  }
+  if (reader.Has("retry")) {
+    NodeReader retry(reader.Child("retry"), reader.Field("retry"),
+                     reader.errors());
+    if (retry.IsMapping()) {
+      auto positive_retry = [&](const std::string& key, nanoseconds& out) {
+        if (auto d = retry.Duration(key)) {
+          if (d->count() <= 0) {
+            retry.errors().Add(retry.Field(key), "must be greater than 0");
+          } else {
+            out = *d;
+          }
+        }
+      };
+      positive_retry("initial", base.retry_initial);
+      positive_retry("max", base.retry_max);
+      retry.RejectUnknown();
+    }
+  } else {
+    reader.Consume("retry");
+  }
+  if (auto v = reader.Bool("periodic_initialization")) {
+    base.periodic_initialization = *v;
+  }
+  reader.RejectUnknown();
+  if (base.retry_initial > base.retry_max) {
+    reader.errors().Add(reader.Field("retry"),
+                        "initial (" + FormatDuration(base.retry_initial) +
+                            ") must not exceed max (" +
+                            FormatDuration(base.retry_max) + ")");
+  }
+  return base;
+}
+
+void ReadServer(NodeReader& reader, ServerConfig& server) {
+  if (auto address = reader.String("address", false)) {
+    if (auto split = SplitHostPort(*address)) {
+      server.address = *address;
+      server.host = split->first;
+      server.port = split->second;
+    } else {
+      reader.errors().Add(reader.Field("address"),
+                          "\"" + *address +
+                              "\" is not host:port (e.g. 0.0.0.0:8080, "
+                              "[::]:8080)");
+    }
+  }
+  if (auto d = reader.Duration("drain_delay")) server.drain_delay = *d;
+  reader.RejectUnknown();
+}
+
+void ReadReadiness(NodeReader& reader, Config& config) {
+  if (auto policy = reader.String("policy", false)) {
+    if (*policy == "all") {
+      config.policy = ReadinessPolicy::kAll;
+    } else if (*policy == "any") {
+      config.policy = ReadinessPolicy::kAny;
+    } else {
+      reader.errors().Add(reader.Field("policy"),
+                          "\"" + *policy + "\" is not all or any");
+    }
+  }
+  if (auto required = reader.StringList("required", false)) {
+    config.required = *required;
+  }
+  reader.RejectUnknown();
+}
+
+void ReadBackend(const YAML::Node& node, const std::string& path,
+                 const drivers::DriverRegistry& registry, Config& config,
+                 std::set<std::string>& names, ErrorList& errors) {
+  NodeReader reader(node, path, errors);
+  if (!reader.IsMapping()) return;
+  BackendConfig backend;
+  static const std::regex kName("[a-z0-9_-]{1,63}");
+  if (auto name = reader.String("name", true)) {
+    if (!std::regex_match(*name, kName)) {
+      errors.Add(reader.Field("name"),
+                 "\"" + *name + "\" must match [a-z0-9_-]{1,63}");
+    } else if (!names.insert(*name).second) {
+      errors.Add(reader.Field("name"),
+                 "\"" + *name + "\" is used by another backend");
+    }
+    backend.name = *name;
+  }
+  backend.check = config.check;
+  if (reader.Has("check")) {
+    NodeReader check(reader.Child("check"), reader.Field("check"), errors);
+    if (check.IsMapping()) backend.check = ReadCheck(check, config.check);
+  } else {
+    reader.Consume("check");
+  }
+  auto driver = reader.String("driver", true);
+  if (!driver) return;
+  backend.driver = *driver;
+  const drivers::DriverKind* kind = registry.Find(*driver);
+  if (kind == nullptr) {
+    std::string known;
+    for (const auto& n : registry.Names()) {
+      known += (known.empty() ? "" : ", ") + n;
+    }
+    errors.Add(reader.Field("driver"),
+               "unknown driver \"" + *driver + "\" (known: " + known + ")");
+    return;
+  }
+  backend.options = kind->parse(reader);
+  config.backends.push_back(std::move(backend));
+}
+
+void CheckRequired(const Config& config, const std::set<std::string>& names,
+                   ErrorList& errors) {
+  for (std::size_t i = 0; i < config.required.size(); ++i) {
+    if (!names.contains(config.required[i])) {
+      errors.Add("readiness.required[" + std::to_string(i) + "]",
+                 "\"" + config.required[i] + "\" is not the name of a backend");
+    }
+  }
+}
+
+bool ValidUtf8(std::string_view s, std::size_t& bad_offset) {
+  std::size_t i = 0;
+  while (i < s.size()) {
+    unsigned char c = static_cast<unsigned char>(s[i]);
+    std::size_t len = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3
+                                   : (c >> 3) == 0x1E ? 4 : 0;
+    if (len == 0 || i + len > s.size()) {
+      bad_offset = i;
+      return false;
+    }
+    for (std::size_t k = 1; k < len; ++k) {
+      if ((static_cast<unsigned char>(s[i + k]) & 0xC0) != 0x80) {
+        bad_offset = i;
+        return false;
+      }
+    }
+    i += len;
+  }
+  return true;
+}
+
+}  // namespace
+
+std::string_view PolicyName(ReadinessPolicy policy) {
+  return policy == ReadinessPolicy::kAny ? "any" : "all";
+}
+
+std::string DefaultConfigYaml(const std::string& data_dir) {
+  std::string text(kDefaultConfig);
+  std::string quoted;
+  for (char c : data_dir) {
+    if (c == '"' || c == '\\') quoted.push_back('\\');
+    quoted.push_back(c);
+  }
+  text.replace(text.find("@DATA_DIR@"), 10, quoted);
+  return text;
+}
+
+std::optional<std::pair<std::string, std::uint16_t>> SplitHostPort(
+    std::string_view address) {
+  std::string_view host;
+  std::string_view port;
+  if (!address.empty() && address.front() == '[') {
+    auto close = address.find(']');
+    if (close == std::string_view::npos || close + 1 >= address.size() ||
+        address[close + 1] != ':') {
+      return std::nullopt;
+    }
+    host = address.substr(1, close - 1);
+    port = address.substr(close + 2);
+    if (host.empty()) return std::nullopt;
+  } else {
+    auto colon = address.rfind(':');
+    if (colon == std::string_view::npos) return std::nullopt;
+    host = address.substr(0, colon);
+    port = address.substr(colon + 1);
+    if (host.find(':') != std::string_view::npos) return std::nullopt;
+  }
+  unsigned value = 0;
+  auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), value);
+  if (port.empty() || ec != std::errc() || end != port.data() + port.size() ||
+      value > 65535) {
+    return std::nullopt;
+  }
+  return std::make_pair(host.empty() ? std::string("0.0.0.0") : std::string(host),
+                        static_cast<std::uint16_t>(value));
+}
+
+ConfigResult ParseConfig(std::string_view yaml,
+                         const drivers::DriverRegistry& registry) {
+  ConfigResult result;
+  ErrorList errors;
+  YAML::Node root;
+  try {
+    root = YAML::Load(std::string(yaml));
+  } catch (const YAML::Exception& e) {
+    // yaml-cpp counts from 0; editors count from 1.
+    result.errors.push_back("config: invalid YAML at line " +
+                            std::to_string(e.mark.line + 1) + ", column " +
+                            std::to_string(e.mark.column + 1) + ": " + e.msg);
+    return result;
+  }
+  Config config;
+  NodeReader top(root, "", errors);
+  if (!top.IsMapping()) {
+    result.errors = errors.errors();
+    return result;
+  }
+  if (top.Has("server")) {
+    NodeReader server(top.Child("server"), "server", errors);
+    if (server.IsMapping()) ReadServer(server, config.server);
+  } else {
+    top.Consume("server");
+  }
+  if (top.Has("check")) {
+    NodeReader check(top.Child("check"), "check", errors);
+    if (check.IsMapping()) config.check = ReadCheck(check, config.check);
+  } else {
+    top.Consume("check");
+  }
+  if (top.Has("readiness")) {
+    NodeReader readiness(top.Child("readiness"), "readiness", errors);
+    if (readiness.IsMapping()) ReadReadiness(readiness, config);
+  } else {
+    top.Consume("readiness");
+  }
+  if (auto state_file = top.String("state_file", false)) {
+    config.state_file = *state_file;
+  }
+  std::set<std::string> names;
+  YAML::Node backends = top.Child("backends");
+  if (!backends.IsDefined() || backends.IsNull()) {
+    errors.Add("backends", "at least one backend is required");
+  } else if (!backends.IsSequence()) {
+    errors.Add("backends", "must be a list of backends");
+  } else if (backends.size() == 0) {
+    errors.Add("backends", "at least one backend is required");
+  } else {
+    for (std::size_t i = 0; i < backends.size(); ++i) {
+      ReadBackend(backends[i], "backends[" + std::to_string(i) + "]", registry,
+                  config, names, errors);
+    }
+  }
+  top.RejectUnknown();
+  CheckRequired(config, names, errors);
+  if (!errors.empty()) {
+    result.errors = errors.errors();
+    return result;
+  }
+  result.config = std::move(config);
+  return result;
+}
+
+ConfigResult LoadConfigFile(const std::string& path,
+                            const drivers::DriverRegistry& registry) {
+  ConfigResult result;
+  auto fail = [&](const std::string& message) {
+    result.errors.push_back("config: " + path + ": " + message);
+    return result;
+  };
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+  if (fd < 0) return fail(std::strerror(errno));
+  struct stat st {};
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    ::close(fd);
+    return fail("not a regular file");
+  }
+  if (static_cast<std::size_t>(st.st_size) > kMaxConfigBytes) {
+    ::close(fd);
+    return fail("larger than " + std::to_string(kMaxConfigBytes) + " bytes");
+  }
+  std::string text;
+  char buffer[65536];
+  while (true) {
+    ssize_t n = ::read(fd, buffer, sizeof buffer);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      int err = errno;
+      ::close(fd);
+      return fail(std::strerror(err));
+    }
+    if (n == 0) break;
+    text.append(buffer, static_cast<std::size_t>(n));
+    // The file may grow after fstat.
+    if (text.size() > kMaxConfigBytes) {
+      ::close(fd);
+      return fail("larger than " + std::to_string(kMaxConfigBytes) + " bytes");
+    }
+  }
+  ::close(fd);
+  std::size_t bad = 0;
+  if (!ValidUtf8(text, bad)) {
+    return fail("not valid UTF-8 (byte offset " + std::to_string(bad) + ")");
+  }
+  if (text.find_first_not_of(" \t\r\n") == std::string::npos) {
+    return fail("empty");
+  }
+  return ParseConfig(text, registry);
+}
+
+std::string DescribeConfig(const Config& config) {
+  auto source_of = [&](const std::string& key) -> std::string {
+    for (const auto& s : config.overrides) {
+      if (s.key == key) return s.source;
+    }
+    return "";
+  };
+  YAML::Emitter out;
+  auto with_source = [&](const std::string& key) {
+    std::string source = source_of(key);
+    if (!source.empty()) out << YAML::Comment("from " + source);
+  };
+  auto check = [&](const CheckSettings& c) {
+    out << YAML::BeginMap;
+    out << YAML::Key << "interval" << YAML::Value << FormatDuration(c.interval);
+    out << YAML::Key << "timeout" << YAML::Value << FormatDuration(c.timeout);
+    out << YAML::Key << "failure_threshold" << YAML::Value << c.failure_threshold;
+    out << YAML::Key << "success_threshold" << YAML::Value << c.success_threshold;
+    out << YAML::Key << "retry" << YAML::Value << YAML::Flow << YAML::BeginMap
+        << YAML::Key << "initial" << YAML::Value << FormatDuration(c.retry_initial)
+        << YAML::Key << "max" << YAML::Value << FormatDuration(c.retry_max)
+        << YAML::EndMap;
+    out << YAML::Key << "periodic_initialization" << YAML::Value
+        << c.periodic_initialization;
+    out << YAML::EndMap;
+  };
+  out << YAML::BeginMap;
+  out << YAML::Key << "server" << YAML::Value << YAML::BeginMap;
+  out << YAML::Key << "address" << YAML::Value << YAML::DoubleQuoted
+      << config.server.address;
+  with_source("server.address");
+  out << YAML::Key << "drain_delay" << YAML::Value
+      << FormatDuration(config.server.drain_delay);
+  out << YAML::EndMap;
+  out << YAML::Key << "check" << YAML::Value;
+  check(config.check);
+  out << YAML::Key << "readiness" << YAML::Value << YAML::BeginMap;
+  out << YAML::Key << "policy" << YAML::Value
+      << std::string(PolicyName(config.policy));
+  out << YAML::Key << "required" << YAML::Value << YAML::Flow << config.required;
+  out << YAML::EndMap;
+  out << YAML::Key << "state_file" << YAML::Value << YAML::DoubleQuoted
+      << config.state_file;
+  out << YAML::Key << "backends" << YAML::Value << YAML::BeginSeq;
+  for (const auto& b : config.backends) {
+    out << YAML::BeginMap;
+    out << YAML::Key << "name" << YAML::Value << b.name;
+    out << YAML::Key << "driver" << YAML::Value << b.driver;
+    out << YAML::Key << "check" << YAML::Value;
+    check(b.check);
+    if (b.options) {
+      for (const auto& s : b.options->Describe()) {
+        out << YAML::Key << s.key << YAML::Value << s.value;
+        if (s.source != "config") out << YAML::Comment("from " + s.source);
+      }
+    }
+    out << YAML::EndMap;
+  }
+  out << YAML::EndSeq;
+  out << YAML::EndMap;
+  return std::string(out.c_str()) + "\n";
+}
+
+}  // namespace bgate::sidecar

@@ -1,0 +1,55 @@
+#include "bgate/sidecar/json_log_sink.h"
+
+#include <chrono>
+
+namespace bgate::sidecar {
+
+void JsonLogSink::OnEvent(const Event& event, const Snapshot& snapshot) {
+  LogLevel level = LogLevel::kInfo;
+  std::string msg;
+  switch (event.type) {
+    case EventType::kAttempt:
+      level = LogLevel::kDebug;
+      msg = event.ok ? "check passed" : "check failed";
+      break;
+    case EventType::kTransition:
+      level = event.to == BackendState::kFailed ? LogLevel::kWarn
+                                                : LogLevel::kInfo;
+      msg = "backend " + std::string(StateName(event.to));
+      break;
+    case EventType::kInitialized:
+      msg = "backend initialized";
+      break;
+    case EventType::kInitializationFailed:
+      level = LogLevel::kWarn;
+      msg = "backend initialization failed";
+      break;
+    case EventType::kShutdown:
+      logger_.Log(LogLevel::kInfo, "draining: readyz answers 503",
+                  {{"event", EventName(event.type)}});
+      return;
+  }
+  if (!logger_.Enabled(level)) return;
+  nlohmann::json fields = {
+      {"event", EventName(event.type)},
+      {"backend", event.backend},
+      {"driver", event.driver},
+  };
+  if (event.type == EventType::kTransition) {
+    fields["from"] = StateName(event.from);
+    fields["to"] = StateName(event.to);
+    fields["ready"] = snapshot.Ready();
+  } else {
+    fields["state"] = StateName(event.to);
+  }
+  if (event.reason) fields["reason"] = drivers::ReasonName(*event.reason);
+  if (!event.detail.empty()) fields["detail"] = event.detail;
+  fields["attempt"] = event.attempt;
+  if (event.type == EventType::kAttempt) {
+    fields["duration"] =
+        std::chrono::duration<double>(event.duration).count();
+  }
+  logger_.Log(level, msg, std::move(fields));
+}
+
+}  // namespace bgate::sidecar
