@@ -121,7 +121,7 @@ int RunCheck(const sidecar::Config& config, const Flags& flags) {
   auto report = sidecar::RunOneShot(config, CreateDrivers(config));
   if (flags.output == "json") {
     std::cout << sidecar::OneShotJson(report).dump(
-                     2, ' ', false, nlohmann::json::error_handler_t::replace)
+                     2, ' ', false, nlohmann::ordered_json::error_handler_t::replace)
               << "\n";
   } else {
     std::cout << sidecar::FormatOneShotText(report);

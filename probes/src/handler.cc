@@ -68,7 +68,9 @@ void AppendCheckLine(const sidecar::BackendStatus& backend, std::string& out) {
     reason = drivers::ReasonName(drivers::Reason::kError);
   }
   out.append("[-]").append(backend.name).append(" failed: ").append(reason);
-  if (!backend.detail.empty()) out.append(" (").append(backend.detail).append(")");
+  if (!backend.detail.empty()) {
+    out.append(" (").append(backend.detail).append(")");
+  }
   out += '\n';
 }
 
@@ -90,7 +92,8 @@ void AppendUnmatchedWarning(const sidecar::Snapshot& snapshot,
 Response Livez(const HandlerSources& sources, const Query& query) {
   const bool live = !sources.live || sources.live();
   if (!live) {
-    return Text(500, "[-]supervisor failed: loop stalled\nlivez check failed\n");
+    return Text(500,
+                "[-]supervisor failed: loop stalled\nlivez check failed\n");
   }
   if (query.verbose) return Text(200, "[+]supervisor ok\nlivez check passed\n");
   return Text(200, "ok\n");

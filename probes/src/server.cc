@@ -19,8 +19,8 @@
 // without including it, which GCC 12 in C++20 mode rejects.
 #include <utility>
 
-// Asio's fences are what GCC warns about under ThreadSanitizer; they order
-// memory that Asio also protects with mutexes and atomics TSan does see.
+// GCC 12 warns that ThreadSanitizer cannot see the fences inside Asio. Only
+// post() crosses threads here, and it takes a mutex TSan does see.
 #if defined(__SANITIZE_THREAD__)
 #pragma GCC diagnostic ignored "-Wtsan"
 #endif
@@ -362,7 +362,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
 // Keeps deadline arithmetic clear of overflow for absurd settings.
 Clock::duration Bounded(std::chrono::milliseconds timeout) {
-  return std::clamp<std::chrono::milliseconds>(timeout, {}, std::chrono::hours(24));
+  return std::clamp<std::chrono::milliseconds>(timeout, {},
+                                               std::chrono::hours(24));
 }
 
 std::size_t ClampToDescriptors(std::size_t wanted) {

@@ -96,6 +96,7 @@ void BackendMachine::Record(const Outcome& outcome, nanoseconds took,
     status_.reason = outcome.reason;
     status_.detail = outcome.detail;
   }
+  const std::size_t first_event = events.size();
   Event attempt = MakeEvent(EventType::kAttempt, wall);
   attempt.ok = outcome.ok;
   if (!outcome.ok) attempt.reason = outcome.reason;
@@ -126,6 +127,7 @@ void BackendMachine::Record(const Outcome& outcome, nanoseconds took,
     next_attempt_ = now + (status_.state == BackendState::kReady
                                ? check_.interval
                                : check_.retry_initial);
+    StampDuration(events, first_event, took);
     return;
   }
 
@@ -139,11 +141,20 @@ void BackendMachine::Record(const Outcome& outcome, nanoseconds took,
              status_.consecutive_failures >= check_.failure_threshold) {
     Transition(BackendState::kFailed, wall, events);
   }
+  StampDuration(events, first_event, took);
   if (!ever_ready_ && !check_.periodic_initialization) {
     gave_up_ = true;
     return;
   }
   next_attempt_ = now + Backoff(status_.consecutive_failures);
+}
+
+void BackendMachine::StampDuration(std::vector<Event>& events,
+                                   std::size_t first, nanoseconds took) {
+  // Transitions caused by an attempt carry its duration.
+  for (std::size_t i = first; i < events.size(); ++i) {
+    events[i].duration = took;
+  }
 }
 
 void BackendMachine::Transition(BackendState to, WallTime wall,

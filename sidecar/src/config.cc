@@ -7,7 +7,6 @@
 #include <cerrno>
 #include <charconv>
 #include <cstring>
-#include <regex>
 #include <set>
 
 #include <yaml-cpp/yaml.h>
@@ -117,15 +116,25 @@ void ReadReadiness(NodeReader& reader, Config& config) {
   reader.RejectUnknown();
 }
 
+// [a-z0-9_-]{1,63}: safe as a metric label, a path segment and a file name.
+bool ValidName(const std::string& name) {
+  if (name.empty() || name.size() > 63) return false;
+  for (char c : name) {
+    bool ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' ||
+              c == '-';
+    if (!ok) return false;
+  }
+  return true;
+}
+
 void ReadBackend(const YAML::Node& node, const std::string& path,
                  const drivers::DriverRegistry& registry, Config& config,
                  std::set<std::string>& names, ErrorList& errors) {
   NodeReader reader(node, path, errors);
   if (!reader.IsMapping()) return;
   BackendConfig backend;
-  static const std::regex kName("[a-z0-9_-]{1,63}");
   if (auto name = reader.String("name", true)) {
-    if (!std::regex_match(*name, kName)) {
+    if (!ValidName(*name)) {
       errors.Add(reader.Field("name"),
                  "\"" + *name + "\" must match [a-z0-9_-]{1,63}");
     } else if (!names.insert(*name).second) {

@@ -30,11 +30,10 @@ void JsonLogSink::OnEvent(const Event& event, const Snapshot& snapshot) {
       return;
   }
   if (!logger_.Enabled(level)) return;
-  nlohmann::json fields = {
-      {"event", EventName(event.type)},
-      {"backend", event.backend},
-      {"driver", event.driver},
-  };
+  nlohmann::ordered_json fields;
+  fields["event"] = EventName(event.type);
+  fields["backend"] = event.backend;
+  fields["driver"] = event.driver;
   if (event.type == EventType::kTransition) {
     fields["from"] = StateName(event.from);
     fields["to"] = StateName(event.to);
@@ -45,7 +44,7 @@ void JsonLogSink::OnEvent(const Event& event, const Snapshot& snapshot) {
   if (event.reason) fields["reason"] = drivers::ReasonName(*event.reason);
   if (!event.detail.empty()) fields["detail"] = event.detail;
   fields["attempt"] = event.attempt;
-  if (event.type == EventType::kAttempt) {
+  if (event.duration.count() > 0) {
     fields["duration"] =
         std::chrono::duration<double>(event.duration).count();
   }

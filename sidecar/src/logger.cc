@@ -37,7 +37,7 @@ std::string FormatTime(std::chrono::system_clock::time_point t) {
   return buf;
 }
 
-void Logger::Log(LogLevel level, std::string_view msg, nlohmann::json fields) {
+void Logger::Log(LogLevel level, std::string_view msg, nlohmann::ordered_json fields) {
   if (!Enabled(level)) return;
   nlohmann::ordered_json line;
   line["time"] = FormatTime(std::chrono::system_clock::now());
@@ -46,7 +46,7 @@ void Logger::Log(LogLevel level, std::string_view msg, nlohmann::json fields) {
   for (auto& [key, value] : fields.items()) line[key] = value;
   // Invalid UTF-8 from a driver's detail must not throw: replace it.
   std::string text =
-      line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+      line.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
   std::lock_guard lock(mutex_);
   std::fputs(text.c_str(), out_);
   std::fputc('\n', out_);

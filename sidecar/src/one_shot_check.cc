@@ -104,17 +104,17 @@ std::string FormatOneShotText(const OneShotReport& report) {
   return out;
 }
 
-nlohmann::json OneShotJson(const OneShotReport& report) {
-  nlohmann::json out;
+nlohmann::ordered_json OneShotJson(const OneShotReport& report) {
+  nlohmann::ordered_json out;
   out["ready"] = report.snapshot->Ready();
-  out["backends"] = nlohmann::json::array();
+  out["backends"] = nlohmann::ordered_json::array();
   for (const auto& r : report.results) {
     out["backends"].push_back({
         {"name", r.name},
         {"driver", r.driver},
         {"result", r.outcome.ok ? "ready" : "failed"},
-        {"reason", r.outcome.ok ? nlohmann::json(nullptr)
-                                : nlohmann::json(ReasonName(r.outcome.reason))},
+        {"reason", r.outcome.ok ? nlohmann::ordered_json(nullptr)
+                                : nlohmann::ordered_json(ReasonName(r.outcome.reason))},
         {"duration_seconds", std::chrono::duration<double>(r.duration).count()},
         {"detail", r.outcome.detail},
     });

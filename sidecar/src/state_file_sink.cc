@@ -8,16 +8,16 @@
 
 namespace bgate::sidecar {
 
-nlohmann::json SnapshotJson(const Snapshot& snapshot) {
-  nlohmann::json out;
+nlohmann::ordered_json SnapshotJson(const Snapshot& snapshot) {
+  nlohmann::ordered_json out;
   out["ready"] = snapshot.Ready();
   out["shutting_down"] = snapshot.shutting_down;
   out["policy"] = PolicyName(snapshot.policy);
   out["required"] = snapshot.required;
   out["generation"] = snapshot.generation;
-  out["backends"] = nlohmann::json::array();
+  out["backends"] = nlohmann::ordered_json::array();
   for (const auto& b : snapshot.backends) {
-    nlohmann::json j = {
+    nlohmann::ordered_json j = {
         {"name", b.name},
         {"driver", b.driver},
         {"state", StateName(b.state)},
@@ -25,8 +25,8 @@ nlohmann::json SnapshotJson(const Snapshot& snapshot) {
         {"consecutive_failures", b.consecutive_failures},
         {"attempts", b.attempts},
     };
-    j["reason"] = b.reason ? nlohmann::json(drivers::ReasonName(*b.reason))
-                           : nlohmann::json(nullptr);
+    j["reason"] = b.reason ? nlohmann::ordered_json(drivers::ReasonName(*b.reason))
+                           : nlohmann::ordered_json(nullptr);
     j["detail"] = b.detail;
     if (b.last_success) j["last_success"] = FormatTime(*b.last_success);
     if (b.last_transition) j["last_transition"] = FormatTime(*b.last_transition);
@@ -44,7 +44,7 @@ void StateFileSink::OnEvent(const Event& event, const Snapshot& snapshot) {
 bool StateFileSink::Write(const Snapshot& snapshot) {
   std::string text =
       SnapshotJson(snapshot).dump(2, ' ', false,
-                                  nlohmann::json::error_handler_t::replace) +
+                                  nlohmann::ordered_json::error_handler_t::replace) +
       "\n";
   std::string tmp = path_ + ".tmp";
   auto fail = [&](const char* step) {

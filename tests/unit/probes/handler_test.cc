@@ -77,7 +77,7 @@ class HandlerTest : public ::testing::Test {
       &holder_, [this] { return live_; }, [this] { return metrics_; }}};
 };
 
-// --- /livez -----------------------------------------------------------------
+// --- /livez ------------------------------------------------------------------
 
 TEST_F(HandlerTest, LivezOkWhileLive) {
   const Response response = Get("/livez");
@@ -108,7 +108,7 @@ TEST_F(HandlerTest, LivezIgnoresStorageState) {
   EXPECT_EQ(Get("/livez").status, 200);
 }
 
-// --- /readyz ----------------------------------------------------------------
+// --- /readyz -----------------------------------------------------------------
 
 TEST_F(HandlerTest, ReadyzOkWhenAllReady) {
   SetSnapshot({Ready("nfs"), Ready("s3")});
@@ -131,7 +131,8 @@ TEST_F(HandlerTest, VerboseWithAValueIsStillVerbose) {
 }
 
 TEST_F(HandlerTest, ReadyzFailureAlwaysPrintsTheList) {
-  SetSnapshot({Ready("nfs"), Failed("s3", Reason::kTimeout, "no answer in 5s")});
+  SetSnapshot(
+      {Ready("nfs"), Failed("s3", Reason::kTimeout, "no answer in 5s")});
   for (std::string_view target : {"/readyz", "/readyz?verbose"}) {
     const Response response = Get(target);
     EXPECT_EQ(response.status, 503) << target;
@@ -325,7 +326,7 @@ TEST_F(HandlerTest, FollowsTheLatestSnapshot) {
   EXPECT_EQ(Get("/readyz").status, 200);
 }
 
-// --- /readyz/NAME -----------------------------------------------------------
+// --- /readyz/NAME ------------------------------------------------------------
 
 TEST_F(HandlerTest, SingleBackendReady) {
   SetSnapshot({Ready("nfs"), Failed("s3", Reason::kTimeout, "slow")});
@@ -374,7 +375,7 @@ TEST_F(HandlerTest, SingleBackendNameIsPercentDecodedAndQueryIgnored) {
   EXPECT_EQ(Get("/readyz/s3%2").status, 400);
 }
 
-// --- /metrics ---------------------------------------------------------------
+// --- /metrics ----------------------------------------------------------------
 
 TEST_F(HandlerTest, MetricsFromTheSource) {
   const Response response = Get("/metrics");
@@ -385,7 +386,7 @@ TEST_F(HandlerTest, MetricsFromTheSource) {
   EXPECT_EQ(Get("/metrics?x=1").body, "changed 1\n");
 }
 
-// --- methods, paths, headers -----------------------------------------------
+// --- methods, paths, headers -------------------------------------------------
 
 TEST_F(HandlerTest, HeadAnswersLikeGet) {
   SetSnapshot({Failed("nfs", Reason::kTimeout, "")});

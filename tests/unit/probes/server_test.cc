@@ -228,7 +228,8 @@ milliseconds CpuTime() {
   rusage usage{};
   ::getrusage(RUSAGE_SELF, &usage);
   const auto micros = [](const timeval& t) {
-    return std::chrono::seconds(t.tv_sec) + std::chrono::microseconds(t.tv_usec);
+    return std::chrono::seconds(t.tv_sec) +
+           std::chrono::microseconds(t.tv_usec);
   };
   return std::chrono::duration_cast<milliseconds>(micros(usage.ru_utime) +
                                                   micros(usage.ru_stime));
@@ -267,7 +268,7 @@ class ServerTest : public ::testing::Test {
   std::uint16_t port_ = 0;
 };
 
-// --- requests and answers ---------------------------------------------------
+// --- requests and answers ----------------------------------------------------
 
 TEST_F(ServerTest, AnswersAProbe) {
   StartServer();
@@ -356,8 +357,9 @@ TEST_F(ServerTest, ManyPipelinedRequestsAgainstASlowReader) {
   }
   // Sent from another thread: the answers (~400 KB) outgrow the socket
   // buffers, so the server must stop reading until we read.
-  auto sender = std::async(std::launch::async,
-                           [&client, &requests] { return client.Send(requests); });
+  auto sender = std::async(std::launch::async, [&client, &requests] {
+    return client.Send(requests);
+  });
   std::this_thread::sleep_for(200ms);
   for (int i = 0; i < kRequests; ++i) {
     const auto response = client.Read();
@@ -387,7 +389,8 @@ TEST_F(ServerTest, HeadSendsHeadersWithoutBody) {
   const auto head = client.Read(/*head=*/true);
   ASSERT_TRUE(head);
   EXPECT_EQ(head->status, 503);
-  const std::string body = "[+]nfs ok\n[-]s3 failed: timeout\nreadyz check failed\n";
+  const std::string body =
+      "[+]nfs ok\n[-]s3 failed: timeout\nreadyz check failed\n";
   EXPECT_EQ(head->Header("content-length"), std::to_string(body.size()));
   // Had a body followed, it would be read as the next answer.
   const auto get = client.Get("/readyz");
@@ -583,7 +586,7 @@ TEST_F(ServerTest, ClientClosingMidRequestIsHarmless) {
   EXPECT_EQ(client.Get("/livez")->status, 200);
 }
 
-// --- timeouts -----------------------------------------------------------------
+// --- timeouts ----------------------------------------------------------------
 
 TEST_F(ServerTest, SlowClientIsClosedAtRequestTimeout) {
   ServerOptions options = TestOptions();
@@ -663,7 +666,7 @@ TEST_F(ServerTest, ActivityKeepsAKeepAliveConnectionOpen) {
   }
 }
 
-// --- connection cap -------------------------------------------------------------
+// --- connection cap ----------------------------------------------------------
 
 TEST_F(ServerTest, FullServerClosesTheOldestIdleConnection) {
   ServerOptions options = TestOptions();
@@ -774,7 +777,7 @@ TEST_F(ServerTest, AcceptBacksOffWhileOutOfDescriptors) {
   EXPECT_EQ(response->status, 200);
 }
 
-// --- start and stop -----------------------------------------------------------
+// --- start and stop ----------------------------------------------------------
 
 TEST_F(ServerTest, StopMakesRunReturnWithConnectionsOpen) {
   StartServer();

@@ -290,6 +290,27 @@ TEST_F(MachineTest, TransitionsAreEmittedInOrder) {
   EXPECT_EQ(Count(EventType::kAttempt), 2);
 }
 
+TEST_F(MachineTest, TransitionCarriesTheDurationOfItsAttempt) {
+  Make({});
+  auto plan = Start();
+  AttemptResult r;
+  r.outcome = Outcome::Failure(Reason::kPermission, "denied");
+  r.duration = milliseconds(1234);
+  machine_->Finish(plan.attempt, r, now_, WallTime(), events_);
+  int stamped = 0;
+  for (const auto& e : events_) {
+    if (e.type == EventType::kTransition && e.to == BackendState::kFailed) {
+      EXPECT_EQ(e.duration, milliseconds(1234));
+      ++stamped;
+    }
+    if (e.type == EventType::kInitializationFailed) {
+      EXPECT_EQ(e.duration, milliseconds(1234));
+      ++stamped;
+    }
+  }
+  EXPECT_EQ(stamped, 2);
+}
+
 TEST_F(MachineTest, DetectionWithinIntervalPlusTimeout) {
   CheckSettings c;
   c.interval = seconds(30);

@@ -18,14 +18,14 @@ class Captured {
     std::free(buffer_);
   }
   std::FILE* file() { return file_; }
-  std::vector<nlohmann::json> Lines() {
+  std::vector<nlohmann::ordered_json> Lines() {
     std::fflush(file_);
-    std::vector<nlohmann::json> out;
+    std::vector<nlohmann::ordered_json> out;
     std::string text(buffer_, size_);
     std::size_t start = 0;
     while (start < text.size()) {
       auto end = text.find('\n', start);
-      out.push_back(nlohmann::json::parse(text.substr(start, end - start)));
+      out.push_back(nlohmann::ordered_json::parse(text.substr(start, end - start)));
       start = end + 1;
     }
     return out;
@@ -76,6 +76,7 @@ TEST(JsonLogSinkTest, TransitionLineCarriesEveryField) {
   e.reason = drivers::Reason::kNotFound;
   e.detail = "stat /x: No such file or directory";
   e.attempt = 7;
+  e.duration = std::chrono::milliseconds(250);
   sink.OnEvent(e, snapshot);
   e.type = EventType::kAttempt;
   sink.OnEvent(e, snapshot);  // debug: filtered out at info
@@ -91,6 +92,14 @@ TEST(JsonLogSinkTest, TransitionLineCarriesEveryField) {
   EXPECT_EQ(l["reason"], "not_found");
   EXPECT_EQ(l["detail"], "stat /x: No such file or directory");
   EXPECT_EQ(l["attempt"], 7);
+  EXPECT_DOUBLE_EQ(l["duration"].get<double>(), 0.25);
+  // Fields keep the documented order.
+  std::vector<std::string> keys;
+  for (auto& [k, v] : l.items()) keys.push_back(k);
+  std::vector<std::string> want = {"time",  "level",  "msg",    "event", "backend",
+                                   "driver", "from", "to", "ready", "reason",
+                                   "detail", "attempt", "duration"};
+  EXPECT_EQ(keys, want);
 }
 
 TEST(JsonLogSinkTest, AttemptsAtDebugCarryDuration) {

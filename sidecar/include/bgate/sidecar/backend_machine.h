@@ -64,6 +64,8 @@ class BackendMachine {
   void Record(const drivers::Outcome& outcome, std::chrono::nanoseconds took,
               SteadyTime now, WallTime wall, std::vector<Event>& events);
   void Transition(BackendState to, WallTime wall, std::vector<Event>& events);
+  static void StampDuration(std::vector<Event>& events, std::size_t first,
+                            std::chrono::nanoseconds took);
   Event MakeEvent(EventType type, WallTime wall) const;
 
   CheckSettings check_;

@@ -22,7 +22,7 @@ class Logger {
 
   bool Enabled(LogLevel level) const { return level >= min_; }
   void Log(LogLevel level, std::string_view msg,
-           nlohmann::json fields = nlohmann::json::object());
+           nlohmann::ordered_json fields = nlohmann::ordered_json::object());
 
  private:
   std::mutex mutex_;

@@ -36,6 +36,6 @@ OneShotReport RunOneShot(const Config& config,
 
 // One aligned line per backend: NAME DRIVER RESULT REASON DURATION DETAIL.
 std::string FormatOneShotText(const OneShotReport& report);
-nlohmann::json OneShotJson(const OneShotReport& report);
+nlohmann::ordered_json OneShotJson(const OneShotReport& report);
 
 }  // namespace bgate::sidecar

@@ -11,7 +11,7 @@ namespace bgate::sidecar {
 
 // The snapshot as JSON, as written to the state file and printed by
 // `check --output json`.
-nlohmann::json SnapshotJson(const Snapshot& snapshot);
+nlohmann::ordered_json SnapshotJson(const Snapshot& snapshot);
 
 // Rewrites the state file atomically (temporary file, fsync, rename) on
 // every transition and on shutdown, so a worker can look before it takes a
