@@ -11,7 +11,6 @@
 #include <limits>
 #include <list>
 #include <memory>
-#include <optional>
 #include <string>
 #include <string_view>
 #include <system_error>
@@ -33,25 +32,19 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/http/empty_body.hpp>
-#include <boost/beast/http/error.hpp>
-#include <boost/beast/http/parser.hpp>
-#include <boost/beast/http/status.hpp>
 #include <boost/system/error_code.hpp>
+
+#include "request_stream.h"
 
 namespace bgate::probes {
 namespace {
 
 namespace asio = boost::asio;
-namespace http = boost::beast::http;
 using boost::system::error_code;
 using tcp = asio::ip::tcp;
 using Clock = std::chrono::steady_clock;
 
 constexpr std::size_t kReadChunk = 4096;
-// Answers to pipelined requests are sent once this much is pending, so a
-// client that pipelines without reading cannot make us buffer without end.
-constexpr std::size_t kMaxPendingOutput = 64 * 1024;
 // Descriptors left for everything else the process opens (drivers, logs).
 constexpr rlim_t kDescriptorMargin = 64;
 // accept() fails at once and forever while descriptors are exhausted.
@@ -60,72 +53,6 @@ constexpr std::chrono::milliseconds kAcceptBackoff{50};
 // what the client still sends for at most this long: closing a socket with
 // unread input sends a reset, which can destroy the answer in flight.
 constexpr std::chrono::milliseconds kLingerTimeout{2000};
-
-std::string_view ToStd(boost::beast::string_view view) {
-  return {view.data(), view.size()};
-}
-
-void AppendHeader(std::string& out, std::string_view name,
-                  std::string_view value) {
-  out.append(name).append(": ").append(value).append("\r\n");
-}
-
-// Headers and body in one buffer, so that one write sends the whole answer.
-void AppendResponse(const Response& response, bool head, bool keep_alive,
-                    unsigned version, std::string& out) {
-  out.append("HTTP/1.1 ")
-      .append(std::to_string(response.status))
-      .append(" ")
-      .append(ToStd(
-          http::obsolete_reason(static_cast<http::status>(response.status))))
-      .append("\r\n");
-  AppendHeader(out, "Content-Type", response.content_type);
-  AppendHeader(out, "Content-Length", std::to_string(response.body.size()));
-  for (const auto& [name, value] : response.headers) {
-    AppendHeader(out, name, value);
-  }
-  if (!keep_alive) {
-    AppendHeader(out, "Connection", "close");
-  } else if (version == 10) {
-    AppendHeader(out, "Connection", "keep-alive");
-  }
-  out += "\r\n";
-  if (!head) out += response.body;
-}
-
-Response PlainError(int status, std::string body) {
-  Response response;
-  response.status = status;
-  response.body = std::move(body);
-  response.headers.emplace_back("Cache-Control", "no-store");
-  return response;
-}
-
-// Beast reports "HTTP/2.0" and "HTTX/1.1" alike as bad_version; only the
-// well-formed one is a version we do not support.
-bool NamesAnHttpVersion(std::string_view input) {
-  const std::string_view line = input.substr(0, input.find("\r\n"));
-  const std::size_t space = line.rfind(' ');
-  if (space == std::string_view::npos) return false;
-  const std::string_view version = line.substr(space + 1);
-  const auto digit = [](char c) { return c >= '0' && c <= '9'; };
-  return version.size() == 8 && version.starts_with("HTTP/") &&
-         digit(version[5]) && version[6] == '.' && digit(version[7]);
-}
-
-// `input` is what the parser was given, starting with the request line.
-Response ParseError(const error_code& ec, std::string_view input) {
-  if (ec == http::error::bad_version && NamesAnHttpVersion(input)) {
-    return PlainError(505, "http version not supported\n");
-  }
-  if (ec == http::error::header_limit) {
-    return PlainError(431, "request header too large\n");
-  }
-  if (ec == http::error::body_limit || ec == http::error::unexpected_body) {
-    return PlainError(413, "request body not allowed\n");
-  }
-  return PlainError(400, "bad request\n");
-}
 
 void SetCloseOnExec(int fd) {
   // Drivers may start programs; they must not inherit our sockets.
@@ -154,7 +81,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
       : registry_(registry),
         socket_(std::move(socket)),
         timer_(socket_.get_executor()),
-        in_(std::size_t{registry.header_limit} + kReadChunk) {
+        in_(std::size_t{registry.header_limit} + kReadChunk),
+        stream_(registry.handler, registry.header_limit) {
     timer_.expires_at(Clock::time_point::max());
   }
 
@@ -233,67 +161,17 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // Answers every complete request buffered, then either sends the answers
   // or waits for more input.
   void Process() {
-    while (in_.size() > 0 && !close_after_write_ &&
-           out_.size() < kMaxPendingOutput) {
-      if (!ParseOne()) break;
-    }
+    const auto input = in_.data();
+    in_.consume(stream_.Feed(
+        {static_cast<const char*>(input.data()), input.size()}, out_));
     if (!out_.empty()) return Write();
-    if (in_.size() == 0 && !parser_) {
+    if (in_.size() == 0 && !stream_.mid_request()) {
       if (phase_ != Phase::kIdle) BecomeIdle();
     } else if (phase_ != Phase::kReading) {
       phase_ = Phase::kReading;
       SetDeadline(Clock::now() + registry_.request_timeout);
     }
     Read();
-  }
-
-  // Feeds the buffered input to the parser; false when it needs more.
-  bool ParseOne() {
-    if (!parser_) {
-      parser_.emplace();
-      parser_->header_limit(registry_.header_limit);
-      parser_->body_limit(0);
-    }
-    error_code ec;
-    const auto input = in_.data();
-    const std::size_t used = parser_->put(input, ec);
-    if (ec == http::error::need_more) {
-      in_.consume(used);
-      return false;
-    }
-    if (ec) {
-      Fail(ParseError(ec, {static_cast<const char*>(input.data()),
-                           input.size()}));
-      return true;
-    }
-    in_.consume(used);
-    // The header of a request with an (empty) chunked body is parsed
-    // before its body.
-    if (!parser_->is_done()) return used > 0;
-    Answer(parser_->get());
-    parser_.reset();
-    return true;
-  }
-
-  void Answer(const http::request<http::empty_body>& request) {
-    Response response;
-    try {
-      response = registry_.handler.Handle(ToStd(request.method_string()),
-                                          ToStd(request.target()));
-    } catch (...) {
-      response = PlainError(500, "internal error\n");
-    }
-    const bool keep_alive = request.keep_alive();
-    AppendResponse(response, request.method() == http::verb::head,
-                   keep_alive, request.version(), out_);
-    if (!keep_alive) close_after_write_ = true;
-  }
-
-  // The rest of the input cannot be framed once a request is rejected.
-  void Fail(const Response& response) {
-    AppendResponse(response, /*head=*/false, /*keep_alive=*/false, 11, out_);
-    close_after_write_ = true;
-    parser_.reset();
   }
 
   void Write() {
@@ -310,7 +188,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
     if (phase_ == Phase::kClosed) return;
     if (ec) return Close();
     out_.clear();
-    if (close_after_write_) return Linger();
+    if (stream_.close_after_write()) return Linger();
     Process();
   }
 
@@ -351,9 +229,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   asio::steady_timer timer_;
   Clock::time_point deadline_;
   boost::beast::flat_buffer in_;
-  std::optional<http::request_parser<http::empty_body>> parser_;
+  detail::RequestStream stream_;
   std::string out_;
-  bool close_after_write_ = false;
   Phase phase_ = Phase::kIdle;
   std::list<Connection*>::iterator open_pos_;
   std::list<Connection*>::iterator idle_pos_;
