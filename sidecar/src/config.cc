@@ -30,19 +30,22 @@ backends:
 
 constexpr std::int64_t kMaxThreshold = 1000;
 
+// Sets `out` from a duration key that must be greater than zero.
+void ReadPositiveDuration(NodeReader& reader, const std::string& key,
+                          nanoseconds& out) {
+  if (auto d = reader.Duration(key)) {
+    if (d->count() <= 0) {
+      reader.errors().Add(reader.Field(key), "must be greater than 0");
+    } else {
+      out = *d;
+    }
+  }
+}
+
 // Reads the schedule keys of a `check:` mapping on top of `base`.
 CheckSettings ReadCheck(NodeReader& reader, CheckSettings base) {
-  auto positive = [&](const std::string& key, nanoseconds& out) {
-    if (auto d = reader.Duration(key)) {
-      if (d->count() <= 0) {
-        reader.errors().Add(reader.Field(key), "must be greater than 0");
-      } else {
-        out = *d;
-      }
-    }
-  };
-  positive("interval", base.interval);
-  positive("timeout", base.timeout);
+  ReadPositiveDuration(reader, "interval", base.interval);
+  ReadPositiveDuration(reader, "timeout", base.timeout);
   if (auto v = reader.Int("failure_threshold", 1, kMaxThreshold)) {
     base.failure_threshold = static_cast<int>(*v);
   }
@@ -53,17 +56,8 @@ CheckSettings ReadCheck(NodeReader& reader, CheckSettings base) {
     NodeReader retry(reader.Child("retry"), reader.Field("retry"),
                      reader.errors());
     if (retry.IsMapping()) {
-      auto positive_retry = [&](const std::string& key, nanoseconds& out) {
-        if (auto d = retry.Duration(key)) {
-          if (d->count() <= 0) {
-            retry.errors().Add(retry.Field(key), "must be greater than 0");
-          } else {
-            out = *d;
-          }
-        }
-      };
-      positive_retry("initial", base.retry_initial);
-      positive_retry("max", base.retry_max);
+      ReadPositiveDuration(retry, "initial", base.retry_initial);
+      ReadPositiveDuration(retry, "max", base.retry_max);
       retry.RejectUnknown();
     }
   } else {
