@@ -162,9 +162,11 @@ void MetricsRecorder::OnEvent(const sidecar::Event& event,
       auto t = m.transitions.find({event.from, event.to});
       if (t != m.transitions.end()) t->second->Increment();
     }
-    if (const auto* status = snapshot.Find(event.backend)) {
-      UpdateGauges(m, *status);
-    }
+  }
+  // Gauges mirror the whole snapshot, so they can never drift from /readyz.
+  for (const auto& status : snapshot.backends) {
+    auto b = backends_.find(status.name);
+    if (b != backends_.end()) UpdateGauges(b->second, status);
   }
   version_.fetch_add(1, std::memory_order_release);
 }

@@ -8,6 +8,10 @@ using drivers::Outcome;
 using drivers::Reason;
 using std::chrono::nanoseconds;
 
+std::chrono::nanoseconds DriverDeadlineMargin(std::chrono::nanoseconds timeout) {
+  return std::min<nanoseconds>(timeout / 20, std::chrono::milliseconds(100));
+}
+
 BackendMachine::BackendMachine(std::string name, std::string driver,
                                CheckSettings check, std::uint64_t seed)
     : check_(check), random_(seed) {
@@ -25,6 +29,7 @@ std::optional<AttemptPlan> BackendMachine::MaybeStart(
   plan.attempt = ++status_.attempts;
   plan.run_setup = !setup_done_;
   plan.deadline = now + check_.timeout;
+  plan.driver_deadline = plan.deadline - DriverDeadlineMargin(check_.timeout);
   status_.in_flight = true;
   in_flight_attempt_ = plan.attempt;
   deadline_ = plan.deadline;
@@ -43,7 +48,15 @@ void BackendMachine::Finish(std::uint64_t attempt, const AttemptResult& result,
   if (!result.outcome.ok && result.outcome.reason == Reason::kAuth) {
     setup_done_ = false;
   }
-  if (expired_) return;  // already counted as a timeout
+  if (expired_) {  // already counted as a timeout
+    Event late = MakeEvent(EventType::kLateResult, wall);
+    late.ok = result.outcome.ok;
+    if (!result.outcome.ok) late.reason = result.outcome.reason;
+    late.detail = result.outcome.detail;
+    late.duration = result.duration;
+    events.push_back(late);
+    return;
+  }
   Record(result.outcome, result.duration, now, wall, events);
 }
 

@@ -8,6 +8,7 @@ std::string_view EventName(EventType type) {
     case EventType::kTransition: return "transition";
     case EventType::kInitialized: return "initialization_succeeded";
     case EventType::kInitializationFailed: return "initialization_failed";
+    case EventType::kLateResult: return "late_result";
     case EventType::kShutdown: return "shutdown";
   }
   return "attempt";

@@ -24,6 +24,10 @@ void JsonLogSink::OnEvent(const Event& event, const Snapshot& snapshot) {
       level = LogLevel::kWarn;
       msg = "backend initialization failed";
       break;
+    case EventType::kLateResult:
+      level = LogLevel::kDebug;
+      msg = "timed-out attempt returned; result discarded";
+      break;
     case EventType::kShutdown:
       logger_.Log(LogLevel::kInfo, "draining: readyz answers 503",
                   {{"event", EventName(event.type)}});

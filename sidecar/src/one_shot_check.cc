@@ -37,8 +37,11 @@ OneShotReport RunOneShot(const Config& config,
   for (std::size_t i = 0; i < backends.size(); ++i) {
     auto deadline = start + backends[i].config.check.timeout;
     deadlines.push_back(deadline);
-    std::thread([pending, i, driver = backends[i].driver, deadline] {
-      AttemptResult r = RunAttempt(*driver, true, drivers::Deadline(deadline));
+    const auto timeout = backends[i].config.check.timeout;
+    std::thread([pending, i, driver = backends[i].driver, deadline, timeout] {
+      AttemptResult r = RunAttempt(
+          *driver, true,
+          drivers::Deadline(deadline - DriverDeadlineMargin(timeout)));
       std::lock_guard lock(pending->mutex);
       pending->results[i] = std::move(r);
       pending->done_cv.notify_all();

@@ -37,7 +37,10 @@ nlohmann::ordered_json SnapshotJson(const Snapshot& snapshot) {
 }
 
 void StateFileSink::OnEvent(const Event& event, const Snapshot& snapshot) {
-  if (event.type == EventType::kAttempt && written_) return;
+  // Attempts change counters, not the state a worker looks at.
+  bool routine = event.type == EventType::kAttempt ||
+                 event.type == EventType::kLateResult;
+  if (routine && written_) return;
   Write(snapshot);
 }
 

@@ -63,7 +63,7 @@ struct Supervisor::Worker {
       AttemptPlan p = *plan;
       plan.reset();
       lock.unlock();
-      AttemptResult result = RunAttempt(*driver, p.run_setup, Deadline(p.deadline));
+      AttemptResult result = RunAttempt(*driver, p.run_setup, Deadline(p.driver_deadline));
       lock.lock();
       shared->done.push_back({index, p.attempt, std::move(result)});
       shared->wake_loop.notify_one();

@@ -58,6 +58,19 @@ class MachineTest : public ::testing::Test {
   std::vector<Event> events_;
 };
 
+TEST_F(MachineTest, DriverDeadlineFallsJustBeforeTheAttemptDeadline) {
+  CheckSettings c;
+  c.timeout = seconds(10);
+  Make(c);
+  auto plan = Start();
+  EXPECT_EQ(plan.deadline - plan.driver_deadline, milliseconds(100));
+  CheckSettings short_timeout;
+  short_timeout.timeout = milliseconds(200);
+  Make(short_timeout);
+  plan = Start();
+  EXPECT_EQ(plan.deadline - plan.driver_deadline, milliseconds(10));
+}
+
 TEST_F(MachineTest, FirstSuccessMakesReadyAndReverifiesAtInterval) {
   Make({});
   EXPECT_EQ(state(), BackendState::kPending);
@@ -239,9 +252,14 @@ TEST_F(MachineTest, TimeoutCountsOnceAtTheDeadlineAndLateResultIsDiscarded) {
   }
   EXPECT_EQ(machine_->status().consecutive_failures, failures);
   // The late success is discarded: the backend stays failed.
+  const auto attempts_before = Count(EventType::kAttempt);
   Finish(hung, Outcome::Success());
   EXPECT_EQ(state(), BackendState::kFailed);
   EXPECT_FALSE(machine_->status().hung);
+  EXPECT_EQ(Count(EventType::kAttempt), attempts_before) << "not counted twice";
+  ASSERT_EQ(events_.back().type, EventType::kLateResult)
+      << "observers learn that the hung attempt ended";
+  EXPECT_TRUE(events_.back().ok);
   // The overdue retry starts at once.
   auto next = machine_->MaybeStart(now_, WallTime(), events_);
   ASSERT_TRUE(next.has_value());

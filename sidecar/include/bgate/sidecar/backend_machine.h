@@ -19,8 +19,15 @@ namespace bgate::sidecar {
 struct AttemptPlan {
   std::uint64_t attempt = 0;
   bool run_setup = false;
+  // When the attempt counts as a timeout.
   SteadyTime deadline;
+  // The deadline handed to the driver: a little earlier, so that a driver
+  // which honours it reports its own, more precise timeout first.
+  SteadyTime driver_deadline;
 };
+
+// How much earlier than the attempt's deadline the driver's deadline falls.
+std::chrono::nanoseconds DriverDeadlineMargin(std::chrono::nanoseconds timeout);
 
 // What running an attempt produced.
 struct AttemptResult {
@@ -44,7 +51,8 @@ class BackendMachine {
   std::optional<AttemptPlan> MaybeStart(SteadyTime now, WallTime wall,
                                         std::vector<Event>& events);
   // Records the result of an attempt. The result of an attempt already
-  // counted as a timeout is discarded, except what it says about setup.
+  // counted as a timeout is discarded, except what it says about setup; it
+  // emits a kLateResult event so that observers see the attempt end.
   void Finish(std::uint64_t attempt, const AttemptResult& result,
               SteadyTime now, WallTime wall, std::vector<Event>& events);
   // Counts the attempt in flight as a timeout, once, when its deadline has

@@ -15,6 +15,7 @@ enum class EventType {
   kTransition,            // a backend changed state
   kInitialized,           // first successful initialization of a backend
   kInitializationFailed,  // first failed initialization of a backend
+  kLateResult,            // a timed-out attempt returned (result discarded)
   kShutdown,              // draining began
 };
 std::string_view EventName(EventType type);
