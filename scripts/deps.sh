@@ -8,6 +8,7 @@ packages=(
   libyaml-cpp-dev nlohmann-json3-dev libcli11-dev libboost-dev
   prometheus-cpp-dev libcivetweb-dev zlib1g-dev libcurl4-openssl-dev
   libgtest-dev libgmock-dev
+  libcpprest-dev libssl-dev libpugixml-dev openssl
   prometheus procps python3 python3-pip
 )
 
