@@ -6,6 +6,7 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=${BGATE_BUILD_DIR:-$root/build}
 bash "$root/scripts/deps.sh"
+bash "$root/scripts/peers-deps.sh"
 bash "$root/scripts/build.sh" "$build" -DBGATE_WERROR=ON
 status=0
 (cd "$build" && ctest --output-on-failure -j2 --timeout 300) || status=1

@@ -12,6 +12,7 @@ import time
 
 import pytest
 
+pytest_plugins = ["peers.fixtures"]
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 BINARY = pathlib.Path(os.environ.get("BGATE_BINARY", ROOT / "build" / "sidecar" / "backup-gate"))
 

@@ -1,0 +1,168 @@
+"""The s3 driver against a real S3 API that checks SigV4: OpenStack Swift's
+s3api middleware (peers.swift), started once per run."""
+
+import secrets
+
+import pytest
+
+from peers import gatekit as gk
+
+NAME = "objects"
+
+
+@pytest.fixture
+def bucket(swift, unique_name):
+    name = unique_name("s3")
+    swift.create_bucket(name)
+    # Something to list besides the probe's sentinel.
+    swift.put_object(name, "gate/existing-backup", b"backup")
+    yield name
+    swift.delete_bucket(name)
+
+
+def s3(swift, tmp_path, bucket, secret=None, access=None, endpoint=None, name=NAME,
+       **keys):
+    """An s3 backend on the Swift proxy, credentials in files."""
+    access_file = gk.write_secret(tmp_path / f"{name}-access-key-id",
+                                  access if access is not None else swift.s3_access_key)
+    secret_file = gk.write_secret(tmp_path / f"{name}-secret-access-key",
+                                  secret if secret is not None else swift.s3_secret_key)
+    backend = {"name": name, "driver": "s3", "endpoint": endpoint or swift.s3_endpoint,
+               "region": swift.region, "bucket": bucket, "prefix": "gate/",
+               "path_style": True, "access_key_id_file": access_file,
+               "secret_access_key_file": secret_file, "write_probe": True}
+    backend.update(keys)
+    return backend
+
+
+def test_ready_with_write_probe(swift, bucket, tmp_path):
+    run = gk.check(gk.one_shot(s3(swift, tmp_path, bucket)), tmp_path)
+    row = gk.expect(run, "ready")
+    assert row["driver"] == "s3" and row["name"] == NAME
+    # The probe removes its sentinel.
+    assert swift.list_objects(bucket) == ["gate/existing-backup"]
+
+
+def test_ready_with_credentials_from_environment(swift, bucket, tmp_path):
+    backend = s3(swift, tmp_path, bucket)
+    del backend["access_key_id_file"], backend["secret_access_key_file"]
+    env = {"AWS_ACCESS_KEY_ID": swift.s3_access_key,
+           "AWS_SECRET_ACCESS_KEY": swift.s3_secret_key}
+    gk.expect(gk.check(gk.one_shot(backend), tmp_path, env=env), "ready")
+
+
+@pytest.mark.parametrize("which", ["wrong secret", "unknown access key"])
+def test_wrong_credentials_are_auth(swift, bucket, tmp_path, which):
+    if which == "wrong secret":
+        backend = s3(swift, tmp_path, bucket, secret="wrong-" + secrets.token_hex(8))
+    else:
+        backend = s3(swift, tmp_path, bucket, access="nobody:" + secrets.token_hex(4))
+    gk.expect(gk.check(gk.one_shot(backend), tmp_path), "failed", "auth")
+
+
+def test_missing_bucket_is_not_found(swift, tmp_path, unique_name):
+    gk.expect(gk.check(gk.one_shot(s3(swift, tmp_path, unique_name("missing"))), tmp_path),
+              "failed", "not_found")
+
+
+@pytest.mark.parametrize("grant", ["none", "read only"])
+def test_no_permission(swift, bucket, tmp_path, grant):
+    # test:reader authenticates (its signature is right) but is no admin:
+    # without an ACL the listing is refused (403 AccessDenied); with a read
+    # ACL the listing works and the write probe's PUT is refused.
+    if grant == "read only":
+        swift.create_bucket(bucket, read_acl=swift.reader_user)
+    backend = s3(swift, tmp_path, bucket, access=swift.reader_user, secret=swift.reader_key)
+    gk.expect(gk.check(gk.one_shot(backend), tmp_path), "failed", "permission")
+
+
+def test_server_stopped_while_ready_then_restarted(swift, bucket, tmp_path, gate):
+    cfg = gk.config(s3(swift, tmp_path, bucket))
+    gk.outage_and_recovery(gate, cfg, NAME, swift.stop_proxy, swift.start_proxy)
+
+
+def test_blackhole_times_out(blackhole, tmp_path):
+    backend = s3_unreachable(tmp_path, blackhole.url)
+    run = gk.check(gk.one_shot(backend, timeout="2s"), tmp_path)
+    gk.expect(run, "failed", "timeout")
+    assert run.elapsed < 2.0 + 3.0, run.describe()
+
+
+def test_blackhole_keeps_probe_fast_and_threads_bounded(blackhole, tmp_path, gate):
+    gk.blackhole_stays_bounded(gate, gk.config(s3_unreachable(tmp_path, blackhole.url)), NAME,
+                               blackhole)
+
+
+def test_blackhole_in_tls_handshake_times_out(blackhole, tmp_path, tls_material):
+    backend = s3_unreachable(tmp_path, blackhole.url.replace("http:", "https:"))
+    backend["ca_file"] = str(tls_material.ca_cert)
+    run = gk.check(gk.one_shot(backend, timeout="2s"), tmp_path)
+    gk.expect(run, "failed", "timeout")
+    assert run.elapsed < 2.0 + 3.0, run.describe()
+
+
+def test_connection_refused_is_unreachable(refused_port, tmp_path):
+    run = gk.check(gk.one_shot(s3_unreachable(tmp_path, refused_port.url)), tmp_path)
+    gk.expect(run, "failed", "unreachable")
+
+
+def s3_unreachable(tmp_path, endpoint):
+    return {"name": NAME, "driver": "s3", "endpoint": endpoint, "region": "us-east-1",
+            "bucket": "nowhere", "path_style": True,
+            "access_key_id_file": gk.write_secret(tmp_path / "ak", "test:tester"),
+            "secret_access_key_file": gk.write_secret(tmp_path / "sk", "irrelevant-secret"),
+            "write_probe": True}
+
+
+def test_tls_with_the_right_ca_is_ready(swift, bucket, tmp_path, tls_material):
+    backend = s3(swift, tmp_path, bucket, endpoint=swift.tls_s3_endpoint,
+                 ca_file=str(tls_material.ca_cert))
+    gk.expect(gk.check(gk.one_shot(backend), tmp_path), "ready")
+
+
+def test_tls_with_a_wrong_ca_is_unreachable(swift, bucket, tmp_path, tls_material):
+    backend = s3(swift, tmp_path, bucket, endpoint=swift.tls_s3_endpoint,
+                 ca_file=str(tls_material.other_ca_cert))
+    row = gk.expect(gk.check(gk.one_shot(backend), tmp_path), "failed", "unreachable")
+    assert gk.TLS_WORDS.search(row["detail"]), row
+
+
+def test_tls_insecure_skip_verify_is_ready(swift, bucket, tmp_path):
+    backend = s3(swift, tmp_path, bucket, endpoint=swift.tls_s3_endpoint,
+                 insecure_skip_verify=True)
+    gk.expect(gk.check(gk.one_shot(backend), tmp_path), "ready")
+
+
+def test_tls_expired_certificate_is_unreachable(swift, bucket, tmp_path, tls_material,
+                                                tls_forwarder):
+    front = tls_forwarder(swift.proxy_port, tls_material.expired_cert,
+                          tls_material.expired_key)
+    backend = s3(swift, tmp_path, bucket, endpoint=front.url,
+                 ca_file=str(tls_material.ca_cert))
+    row = gk.expect(gk.check(gk.one_shot(backend), tmp_path), "failed", "unreachable")
+    assert gk.TLS_WORDS.search(row["detail"]), row
+
+
+def test_rotated_secret_file_is_read_without_restart(swift, bucket, tmp_path, gate):
+    backend = s3(swift, tmp_path, bucket, secret="old-" + secrets.token_hex(8))
+    gk.rotation_without_restart(
+        gate, gk.config(backend), NAME,
+        lambda: gk.write_secret(backend["secret_access_key_file"], swift.s3_secret_key))
+
+
+def test_no_secret_in_output_logs_metrics_or_probes(swift, bucket, tmp_path, gate):
+    wrong = "wrong-" + secrets.token_hex(8)
+    good = s3(swift, tmp_path, bucket, name="good")
+    bad = s3(swift, tmp_path, bucket, name="bad", secret=wrong)
+    secret_values = [swift.s3_secret_key, wrong]
+    texts = {}
+    for output in ("json", "text"):
+        run = gk.check(gk.one_shot(good, bad), tmp_path, output=output)
+        assert run.returncode == 1, run.describe()
+        texts[f"check {output} stdout"] = run.stdout
+        texts[f"check {output} stderr"] = run.stderr
+    g = gate(gk.config(good, bad), extra_args=["--log-level", "debug"])
+    g.wait_status("/readyz/good", 200, limit=20.0)
+    gk.wait_reason(g, "bad", "auth")
+    texts.update({f"serve {k}": v for k, v in gk.serve_texts(g, ["good", "bad"]).items()})
+    gk.assert_no_leak(texts, secret_values, gk.SIGNATURE_PATTERNS)
