@@ -413,3 +413,11 @@ def test_bind_failure_is_reported(tmp_path):
                            capture_output=True, text=True, timeout=10)
         assert r.returncode == 1
         assert "cannot listen" in r.stderr
+
+
+def test_every_example_config_validates(tmp_path):
+    examples = sorted((pathlib.Path(__file__).resolve().parents[2] / "examples").glob("*.yaml"))
+    assert len(examples) >= 5
+    for example in examples:
+        r = run_cli(["validate", "--config", str(example)], tmp_path)
+        assert r.returncode == 0, (example.name, r.stderr)
