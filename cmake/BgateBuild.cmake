@@ -40,15 +40,21 @@ if(BGATE_SANITIZE)
 endif()
 
 # Version and revision for --version and backup_gate_build_info.
-set(BGATE_REVISION "unknown")
+# A -DBGATE_REVISION=... (image builds without .git) wins over git.
+set(BGATE_REVISION "" CACHE STRING "Source revision reported by --version")
 find_package(Git QUIET)
-if(GIT_FOUND AND EXISTS "${PROJECT_SOURCE_DIR}/.git")
+if(NOT BGATE_REVISION AND GIT_FOUND AND EXISTS "${PROJECT_SOURCE_DIR}/.git")
   execute_process(
     COMMAND ${GIT_EXECUTABLE} rev-parse --short=12 HEAD
     WORKING_DIRECTORY ${PROJECT_SOURCE_DIR}
     OUTPUT_VARIABLE _bgate_rev OUTPUT_STRIP_TRAILING_WHITESPACE
     ERROR_QUIET RESULT_VARIABLE _bgate_rev_rc)
   if(_bgate_rev_rc EQUAL 0 AND _bgate_rev)
-    set(BGATE_REVISION "${_bgate_rev}")
+    set(_bgate_effective_revision "${_bgate_rev}")
   endif()
+elseif(BGATE_REVISION)
+  set(_bgate_effective_revision "${BGATE_REVISION}")
+endif()
+if(NOT _bgate_effective_revision)
+  set(_bgate_effective_revision "unknown")
 endif()
