@@ -376,7 +376,7 @@ TEST_F(AzureBlobDriverTest, WriteProbeRoundTripsAndCleansUp) {
   const std::string sentinel =
       "http://127.0.0.1:10000/devstoreaccount1/backups/db/"
       ".backup-gate-sentinel-pod-1";
-  const http::Request& put = script_->sent[1];
+  const http::Request put = script_->sent[1];  // a copy: sent grows below
   EXPECT_EQ(put.method, "PUT");
   EXPECT_EQ(put.url, sentinel);
   EXPECT_EQ(HeaderOf(put, "x-ms-blob-type"), "BlockBlob");
