@@ -92,6 +92,12 @@ class Connection : public std::enable_shared_from_this<Connection> {
     Read();
   }
 
+  // When the partial request being read began; max() when not reading.
+  Clock::time_point reading_since() const {
+    return phase_ == Phase::kReading ? reading_since_
+                                     : Clock::time_point::max();
+  }
+
   void Close() {
     if (phase_ == Phase::kClosed) return;
     Unlist();
@@ -153,7 +159,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
     if (phase_ == Phase::kIdle) {
       Unlist();
       phase_ = Phase::kReading;
-      SetDeadline(Clock::now() + registry_.request_timeout);
+      reading_since_ = Clock::now();
+      SetDeadline(reading_since_ + registry_.request_timeout);
     }
     Process();
   }
@@ -169,7 +176,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
       if (phase_ != Phase::kIdle) BecomeIdle();
     } else if (phase_ != Phase::kReading) {
       phase_ = Phase::kReading;
-      SetDeadline(Clock::now() + registry_.request_timeout);
+      reading_since_ = Clock::now();
+      SetDeadline(reading_since_ + registry_.request_timeout);
     }
     Read();
   }
@@ -231,6 +239,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   boost::beast::flat_buffer in_;
   detail::RequestStream stream_;
   std::string out_;
+  Clock::time_point reading_since_ = Clock::time_point::max();
   Phase phase_ = Phase::kIdle;
   std::list<Connection*>::iterator open_pos_;
   std::list<Connection*>::iterator idle_pos_;
@@ -340,15 +349,35 @@ class Server::Impl {
   }
 
   void Serve(tcp::socket socket) {
-    if (registry_.open.size() >= max_connections_) {
-      // Full: an idle client reconnects cheaply, a probe turned away fails.
-      if (registry_.idle.empty()) return;  // all busy: drop the newcomer
-      registry_.idle.front()->Close();
-    }
+    if (registry_.open.size() >= max_connections_ && !MakeRoom()) return;
     error_code ignored;
     socket.set_option(tcp::no_delay(true), ignored);
     SetCloseOnExec(socket.native_handle());
     std::make_shared<Connection>(registry_, std::move(socket))->Start();
+  }
+
+  // Full: an idle client reconnects cheaply, a probe turned away fails. With
+  // no idle connection, the one whose request has been arriving longest
+  // goes: slow clients (slowloris) cannot lock the kubelet out, and a probe
+  // that sends its request at once is never the oldest. Only when every
+  // connection is writing an answer is the newcomer dropped.
+  bool MakeRoom() {
+    if (!registry_.idle.empty()) {
+      registry_.idle.front()->Close();
+      return true;
+    }
+    Connection* slowest = nullptr;
+    for (Connection* c : registry_.open) {
+      if (slowest == nullptr || c->reading_since() < slowest->reading_since()) {
+        slowest = c;
+      }
+    }
+    if (slowest == nullptr ||
+        slowest->reading_since() == Clock::time_point::max()) {
+      return false;
+    }
+    slowest->Close();
+    return true;
   }
 
   void CloseAll() {
