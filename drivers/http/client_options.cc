@@ -477,6 +477,28 @@ std::map<std::string, std::string> ProxyEnvironment() {
   return env;
 }
 
+namespace {
+
+// Printable UTF-8 with no control characters (tab included: no credential
+// format uses it, and it would fold inside an HTTP header).
+bool ValidSecretText(std::string_view text) {
+  std::size_t i = 0;
+  while (i < text.size()) {
+    const auto c = static_cast<unsigned char>(text[i]);
+    if (c < 0x20 || c == 0x7f) return false;
+    std::size_t len = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3
+                                   : (c >> 3) == 0x1E ? 4 : 0;
+    if (len == 0 || i + len > text.size()) return false;
+    for (std::size_t k = 1; k < len; ++k) {
+      if ((static_cast<unsigned char>(text[i + k]) & 0xC0) != 0x80) return false;
+    }
+    i += len;
+  }
+  return true;
+}
+
+}  // namespace
+
 std::optional<std::string> ReadSecretFile(const std::string& path,
                                           std::string* error) {
   auto data = detail::ReadRegularFile(path, kMaxSecretBytes, error);
@@ -486,6 +508,12 @@ std::optional<std::string> ReadSecretFile(const std::string& path,
   }
   if (data->empty()) {
     *error = path + ": is empty";
+    return std::nullopt;
+  }
+  // Credentials end up in request headers: control characters would split
+  // them, and bytes that are not UTF-8 mean the wrong file was mounted.
+  if (!ValidSecretText(*data)) {
+    *error = path + ": holds control characters or is not valid UTF-8";
     return std::nullopt;
   }
   return data;

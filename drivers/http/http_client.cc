@@ -36,6 +36,7 @@ using web::http::client::http_client_config;
 constexpr std::size_t kPoolThreads = 2;
 // System CA bundles are ~200 KiB; this only guards against a wrong path.
 constexpr std::size_t kMaxCaFileBytes = 16 << 20;
+constexpr std::size_t kMaxKeyFileBytes = 64 << 10;
 constexpr std::size_t kMaxCertFileBytes = 1 << 20;
 constexpr std::string_view kTimeoutDetail = "no answer within the deadline";
 
@@ -154,7 +155,10 @@ bool LoadClientCertificate(const TlsOptions& options, TlsMaterial* tls,
     *error = "client_cert_file " + options.client_cert_file + ": " + problem;
     return false;
   }
-  auto key_pem = ReadSecretFile(options.client_key_file, &problem);
+  // A PEM key spans lines, so it is read as a file, not as a one-line
+  // credential.
+  auto key_pem = detail::ReadRegularFile(options.client_key_file,
+                                         kMaxKeyFileBytes, &problem);
   if (!key_pem) {
     *error = "client_key_file " + problem;
     return false;

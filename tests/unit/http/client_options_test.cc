@@ -126,11 +126,26 @@ class ReadSecretFileTest : public ::testing::Test {
 };
 
 TEST_F(ReadSecretFileTest, StripsOnlyTrailingNewlines) {
-  WriteFile(dir_.File("a"), "line1\nline2\r\n\n");
+  WriteFile(dir_.File("a"), "  token  \r\n\n");
   std::string error;
-  EXPECT_EQ(ReadSecretFile(dir_.File("a"), &error), "line1\nline2");
-  WriteFile(dir_.File("b"), "\n  token  ");
-  EXPECT_EQ(ReadSecretFile(dir_.File("b"), &error), "\n  token  ");
+  EXPECT_EQ(ReadSecretFile(dir_.File("a"), &error), "  token  ");
+  WriteFile(dir_.File("b"), "p\xc3\xa4ss w\xc3\xb6rd\n");
+  EXPECT_EQ(ReadSecretFile(dir_.File("b"), &error), "p\xc3\xa4ss w\xc3\xb6rd");
+}
+
+// Regression: a key file of the wrong encoding, or one with a line break
+// inside, went into request headers as it was.
+TEST_F(ReadSecretFileTest, RejectsControlCharactersAndInvalidUtf8) {
+  for (const std::string& bad : {std::string("line1\nline2"), std::string("\n  token"),
+                                std::string("AKIA\r\nX-Injected: yes"),
+                                std::string("tab\there"), std::string("\xff\xfe" "AKIA\x80"),
+                                std::string("cut\xc3")}) {
+    WriteFile(dir_.File("bad"), bad);
+    std::string error;
+    EXPECT_EQ(ReadSecretFile(dir_.File("bad"), &error), std::nullopt) << bad;
+    EXPECT_EQ(error, dir_.File("bad") + ": holds control characters or is not valid UTF-8");
+    EXPECT_EQ(error.find("AKIA"), std::string::npos) << "never the contents";
+  }
 }
 
 TEST_F(ReadSecretFileTest, FollowsSymlinksLikeSecretVolumes) {
