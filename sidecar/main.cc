@@ -19,6 +19,7 @@
 #include "bgate/probes/handler.h"
 #include "bgate/probes/metrics.h"
 #include "bgate/probes/server.h"
+#include "bgate/sidecar/child_reaper.h"
 #include "bgate/sidecar/config.h"
 #include "bgate/sidecar/json_log_sink.h"
 #include "bgate/sidecar/logger.h"
@@ -26,6 +27,7 @@
 #include "bgate/sidecar/state_file_sink.h"
 #include "bgate/sidecar/supervisor.h"
 #include "bgate/sidecar/version.h"
+#include "bgate/sidecar/worker_runner.h"
 
 namespace {
 
@@ -35,6 +37,7 @@ using namespace bgate;
 constexpr int kExitOk = 0;
 constexpr int kExitNotReady = 1;  // check: not ready; serve: runtime failure
 constexpr int kExitUsage = 2;     // bad flags or bad config
+// run: otherwise the worker's own exit status.
 
 constexpr char kDefaultDataDir[] = "./backup-gate-data";
 // The supervisor loop turns at least once a second; this much silence means
@@ -46,6 +49,7 @@ struct Flags {
   std::string address;
   std::string log_level = "info";
   std::string output = "text";
+  std::vector<std::string> worker;  // run: the worker's argv
 };
 
 std::optional<sidecar::Config> LoadConfig(const Flags& flags,
@@ -138,18 +142,57 @@ int RunValidate(const sidecar::Config& config) {
   return kExitOk;
 }
 
-int Serve(const sidecar::Config& config, sidecar::Logger& logger) {
-  // Signals are taken by sigwait on this thread only; every thread started
-  // below inherits the mask.
+// Waits for SIGTERM or SIGINT until `timeout` (forever when null), reaping
+// children whenever one exits. Returns the signal, or 0 at the timeout.
+int WaitForStopSignal(const sigset_t& signals, sidecar::ChildReaper& reaper,
+                      const timespec* timeout) {
+  const auto until =
+      timeout == nullptr
+          ? std::chrono::steady_clock::time_point::max()
+          : std::chrono::steady_clock::now() +
+                std::chrono::seconds(timeout->tv_sec) +
+                std::chrono::nanoseconds(timeout->tv_nsec);
+  while (true) {
+    int sig = 0;
+    if (timeout == nullptr) {
+      if (sigwait(&signals, &sig) != 0) continue;
+    } else {
+      auto left = std::chrono::duration_cast<std::chrono::nanoseconds>(
+          until - std::chrono::steady_clock::now());
+      if (left.count() <= 0) return 0;
+      timespec wait{static_cast<time_t>(left.count() / 1'000'000'000),
+                    static_cast<long>(left.count() % 1'000'000'000)};
+      sig = sigtimedwait(&signals, nullptr, &wait);
+      if (sig < 0) continue;
+    }
+    if (sig == SIGTERM || sig == SIGINT) return sig;
+    reaper.Reap(0);
+  }
+}
+
+int Serve(const sidecar::Config& config, sidecar::Logger& logger,
+          const std::vector<std::string>& worker) {
+  // Signals are taken on this thread only; every thread started below
+  // inherits the mask. SIGCHLD is among them so that exits of children
+  // (and, as PID 1, of orphans) wake it to reap them.
   sigset_t signals;
   sigemptyset(&signals);
   sigaddset(&signals, SIGTERM);
   sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGCHLD);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   ::signal(SIGPIPE, SIG_IGN);
+  const bool run_worker = !worker.empty();
+  // Orphans of the worker's tree come to us even when we are not PID 1, so
+  // none is left a zombie or escapes the stop.
+  if (run_worker && !sidecar::ChildReaper::BecomeSubreaper()) {
+    logger.Log(sidecar::LogLevel::kWarn, "cannot become a child subreaper",
+               {{"error", std::strerror(errno)}});
+  }
 
   probes::MetricsRecorder metrics(config, sidecar::kVersion,
                                   sidecar::kRevision);
+  if (run_worker) metrics.EnableWorker();
   sidecar::JsonLogSink log_sink(logger);
   std::vector<sidecar::EventSink*> sinks = {&metrics, &log_sink};
   std::unique_ptr<sidecar::StateFileSink> state_file;
@@ -180,16 +223,28 @@ int Serve(const sidecar::Config& config, sidecar::Logger& logger) {
   }
   supervisor.Start();
   std::thread server_thread([&] { server.Run(); });
-  logger.Log(sidecar::LogLevel::kInfo, "listening",
-             {{"event", "start"},
-              {"host", config.server.host},
-              {"port", port},
-              {"backends", config.backends.size()},
-              {"version", sidecar::kVersion}});
+  nlohmann::ordered_json listening = {{"event", "start"},
+                                      {"host", config.server.host},
+                                      {"port", port},
+                                      {"backends", config.backends.size()},
+                                      {"version", sidecar::kVersion}};
+  if (run_worker) listening["worker"] = worker.front();
+  logger.Log(sidecar::LogLevel::kInfo, "listening", std::move(listening));
 
-  int sig = 0;
-  while (sigwait(&signals, &sig) != 0 || (sig != SIGTERM && sig != SIGINT)) {
+  if (run_worker) {
+    sidecar::WorkerRunner runner(config.worker, worker, clock, snapshots,
+                                 {&metrics, &log_sink}, logger);
+    const int code = runner.Run(signals, [&](int) { supervisor.BeginShutdown(); });
+    server.Stop();
+    server_thread.join();
+    supervisor.Stop();
+    logger.Log(sidecar::LogLevel::kInfo, "stopped",
+               {{"event", "stop"}, {"exit_code", code}});
+    ExitNow(code);
   }
+
+  sidecar::ChildReaper reaper;
+  int sig = WaitForStopSignal(signals, reaper, nullptr);
   logger.Log(sidecar::LogLevel::kInfo, "signal received, draining",
              {{"signal", strsignal(sig)},
               {"drain_delay", drivers::FormatDuration(config.server.drain_delay)}});
@@ -199,10 +254,7 @@ int Serve(const sidecar::Config& config, sidecar::Logger& logger) {
       config.server.drain_delay);
   timespec wait{static_cast<time_t>(drain.count() / 1'000'000'000),
                 static_cast<long>(drain.count() % 1'000'000'000)};
-  while (true) {
-    int got = sigtimedwait(&signals, nullptr, &wait);
-    if (got >= 0 || errno != EINTR) break;
-  }
+  WaitForStopSignal(signals, reaper, &wait);
   server.Stop();
   server_thread.join();
   supervisor.Stop();
@@ -239,6 +291,13 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"text", "json"}));
   auto* validate = app.add_subcommand(
       "validate", "Check the config only and print the effective config");
+  auto* run = app.add_subcommand(
+      "run",
+      "Serve as usual and run WORKER as a child, started only while storage "
+      "is ready and stopped when it stays down for worker.stop_after: "
+      "backup-gate run [--config FILE] -- WORKER [ARGS...]");
+  run->add_option("worker", flags.worker,
+                  "The worker's command and arguments, after --");
   app.require_subcommand(0, 1);
   try {
     app.parse(argc, argv);
@@ -247,11 +306,17 @@ int main(int argc, char** argv) {
     return code == 0 ? kExitOk : kExitUsage;
   }
 
+  if (run->parsed() && flags.worker.empty()) {
+    std::fprintf(stderr,
+                 "backup-gate run: no worker command (usage: backup-gate run "
+                 "[--config FILE] -- WORKER [ARGS...])\n");
+    return kExitUsage;
+  }
   const auto registry = drivers::BuiltinDrivers();
   auto config = LoadConfig(flags, registry);
   if (!config) return kExitUsage;
   if (validate->parsed()) return RunValidate(*config);
   if (check->parsed()) RunCheck(*config, flags);
   sidecar::Logger logger(stderr, *sidecar::ParseLogLevel(flags.log_level));
-  return Serve(*config, logger);
+  return Serve(*config, logger, flags.worker);
 }

@@ -171,6 +171,52 @@ void MetricsRecorder::OnEvent(const sidecar::Event& event,
   version_.fetch_add(1, std::memory_order_release);
 }
 
+void MetricsRecorder::EnableWorker() {
+  auto& r = *registry_;
+  WorkerMetrics m;
+  m.up = &BuildGauge()
+              .Name("backup_gate_worker_up")
+              .Help("1 while the worker of backup-gate run is running.")
+              .Register(r)
+              .Add({});
+  m.starts = &BuildCounter()
+                  .Name("backup_gate_worker_starts_total")
+                  .Help("Starts of the worker.")
+                  .Register(r)
+                  .Add({});
+  auto& stops = BuildCounter()
+                    .Name("backup_gate_worker_stops_total")
+                    .Help("Stops of the worker by reason: storage (stopped "
+                          "while storage failed), exited (on its own), "
+                          "signal (backup-gate was asked to stop).")
+                    .Register(r);
+  for (auto reason : sidecar::kAllStopReasons) {
+    m.stops[reason] =
+        &stops.Add({{"reason", std::string(sidecar::StopReasonName(reason))}});
+  }
+  m.last_exit_code = &BuildGauge()
+                          .Name("backup_gate_worker_last_exit_code")
+                          .Help("Exit code of the worker's last run (128 + "
+                                "the signal when killed; 0 before one).")
+                          .Register(r)
+                          .Add({});
+  worker_ = m;
+  version_.fetch_add(1, std::memory_order_release);
+}
+
+void MetricsRecorder::OnWorkerEvent(const sidecar::WorkerEvent& event) {
+  if (!worker_) return;
+  if (event.type == sidecar::WorkerEvent::Type::kStarted) {
+    worker_->starts->Increment();
+    worker_->up->Set(1);
+  } else {
+    worker_->stops[event.reason]->Increment();
+    worker_->up->Set(0);
+    worker_->last_exit_code->Set(event.exit.Code());
+  }
+  version_.fetch_add(1, std::memory_order_release);
+}
+
 std::string MetricsRecorder::Render(std::chrono::milliseconds max_age) {
   std::lock_guard lock(render_mutex_);
   auto now = std::chrono::steady_clock::now();

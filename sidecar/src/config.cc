@@ -4,6 +4,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <signal.h>
+
+#include <array>
 #include <cerrno>
 #include <charconv>
 #include <cstring>
@@ -110,6 +113,62 @@ void ReadReadiness(NodeReader& reader, Config& config) {
   reader.RejectUnknown();
 }
 
+// The signals a worker may be asked to stop with.
+constexpr std::array<std::pair<std::string_view, int>, 6> kStopSignals = {{
+    {"SIGTERM", SIGTERM},
+    {"SIGINT", SIGINT},
+    {"SIGQUIT", SIGQUIT},
+    {"SIGHUP", SIGHUP},
+    {"SIGUSR1", SIGUSR1},
+    {"SIGUSR2", SIGUSR2},
+}};
+
+void ReadWorker(NodeReader& reader, WorkerConfig& worker) {
+  ReadPositiveDuration(reader, "stop_after", worker.stop_after);
+  if (auto name = reader.String("stop_signal", false)) {
+    if (auto sig = ParseStopSignal(*name)) {
+      worker.stop_signal = *sig;
+    } else {
+      reader.errors().Add(reader.Field("stop_signal"),
+                          "\"" + *name +
+                              "\" is not one of SIGTERM, SIGINT, SIGQUIT, "
+                              "SIGHUP, SIGUSR1, SIGUSR2");
+    }
+  }
+  ReadPositiveDuration(reader, "stop_timeout", worker.stop_timeout);
+  if (auto restart = reader.String("restart", false)) {
+    if (*restart == "always") {
+      worker.restart = RestartPolicy::kAlways;
+    } else if (*restart == "on-failure") {
+      worker.restart = RestartPolicy::kOnFailure;
+    } else if (*restart == "never") {
+      worker.restart = RestartPolicy::kNever;
+    } else {
+      reader.errors().Add(reader.Field("restart"),
+                          "\"" + *restart +
+                              "\" is not always, on-failure or never");
+    }
+  }
+  if (reader.Has("restart_backoff")) {
+    NodeReader backoff(reader.Child("restart_backoff"),
+                       reader.Field("restart_backoff"), reader.errors());
+    if (backoff.IsMapping()) {
+      ReadPositiveDuration(backoff, "initial", worker.restart_initial);
+      ReadPositiveDuration(backoff, "max", worker.restart_max);
+      backoff.RejectUnknown();
+    }
+  } else {
+    reader.Consume("restart_backoff");
+  }
+  reader.RejectUnknown();
+  if (worker.restart_initial > worker.restart_max) {
+    reader.errors().Add(reader.Field("restart_backoff"),
+                        "initial (" + FormatDuration(worker.restart_initial) +
+                            ") must not exceed max (" +
+                            FormatDuration(worker.restart_max) + ")");
+  }
+}
+
 // [a-z0-9_-]{1,63}: safe as a metric label, a path segment and a file name.
 bool ValidName(const std::string& name) {
   if (name.empty() || name.size() > 63) return false;
@@ -193,6 +252,32 @@ bool ValidUtf8(std::string_view s, std::size_t& bad_offset) {
 }
 
 }  // namespace
+
+std::string_view RestartPolicyName(RestartPolicy policy) {
+  switch (policy) {
+    case RestartPolicy::kOnFailure:
+      return "on-failure";
+    case RestartPolicy::kNever:
+      return "never";
+    case RestartPolicy::kAlways:
+      break;
+  }
+  return "always";
+}
+
+std::optional<int> ParseStopSignal(std::string_view name) {
+  for (const auto& [known, sig] : kStopSignals) {
+    if (name == known || name == known.substr(3)) return sig;
+  }
+  return std::nullopt;
+}
+
+std::string StopSignalName(int signal) {
+  for (const auto& [known, sig] : kStopSignals) {
+    if (sig == signal) return std::string(known);
+  }
+  return std::to_string(signal);
+}
 
 std::string_view PolicyName(ReadinessPolicy policy) {
   return policy == ReadinessPolicy::kAny ? "any" : "all";
@@ -279,6 +364,12 @@ ConfigResult ParseConfig(std::string_view yaml,
   }
   if (auto state_file = top.String("state_file", false)) {
     config.state_file = *state_file;
+  }
+  if (top.Has("worker")) {
+    NodeReader worker(top.Child("worker"), "worker", errors);
+    if (worker.IsMapping()) ReadWorker(worker, config.worker);
+  } else {
+    top.Consume("worker");
   }
   std::set<std::string> names;
   YAML::Node backends = top.Child("backends");
@@ -394,6 +485,20 @@ std::string DescribeConfig(const Config& config) {
   out << YAML::EndMap;
   out << YAML::Key << "state_file" << YAML::Value << YAML::DoubleQuoted
       << config.state_file;
+  const WorkerConfig& w = config.worker;
+  out << YAML::Key << "worker" << YAML::Value << YAML::BeginMap;
+  out << YAML::Key << "stop_after" << YAML::Value << FormatDuration(w.stop_after);
+  out << YAML::Key << "stop_signal" << YAML::Value
+      << StopSignalName(w.stop_signal);
+  out << YAML::Key << "stop_timeout" << YAML::Value
+      << FormatDuration(w.stop_timeout);
+  out << YAML::Key << "restart" << YAML::Value
+      << std::string(RestartPolicyName(w.restart));
+  out << YAML::Key << "restart_backoff" << YAML::Value << YAML::Flow
+      << YAML::BeginMap << YAML::Key << "initial" << YAML::Value
+      << FormatDuration(w.restart_initial) << YAML::Key << "max"
+      << YAML::Value << FormatDuration(w.restart_max) << YAML::EndMap;
+  out << YAML::EndMap;
   out << YAML::Key << "backends" << YAML::Value << YAML::BeginSeq;
   for (const auto& b : config.backends) {
     out << YAML::BeginMap;

@@ -1,5 +1,7 @@
 #include "bgate/sidecar/json_log_sink.h"
 
+#include <string.h>
+
 #include <chrono>
 
 namespace bgate::sidecar {
@@ -53,6 +55,34 @@ void JsonLogSink::OnEvent(const Event& event, const Snapshot& snapshot) {
         std::chrono::duration<double>(event.duration).count();
   }
   logger_.Log(level, msg, std::move(fields));
+}
+
+void JsonLogSink::OnWorkerEvent(const WorkerEvent& event) {
+  nlohmann::ordered_json fields;
+  if (event.type == WorkerEvent::Type::kStarted) {
+    fields["event"] = "worker_started";
+    fields["pid"] = event.pid;
+    logger_.Log(LogLevel::kInfo, "worker started", std::move(fields));
+    return;
+  }
+  fields["event"] = "worker_stopped";
+  fields["pid"] = event.pid;
+  fields["reason"] = StopReasonName(event.reason);
+  fields["exit_code"] = event.exit.Code();
+  if (event.exit.signaled) {
+    const char* name = sigabbrev_np(event.exit.value);
+    fields["signal"] = name != nullptr ? "SIG" + std::string(name)
+                                       : std::to_string(event.exit.value);
+  }
+  if (!event.detail.empty()) fields["detail"] = event.detail;
+  if (event.restart_in) {
+    fields["restart_in"] =
+        std::chrono::duration<double>(*event.restart_in).count();
+  }
+  const bool failed =
+      event.reason == StopReason::kExited && !event.exit.Success();
+  logger_.Log(failed ? LogLevel::kWarn : LogLevel::kInfo, "worker stopped",
+              std::move(fields));
 }
 
 }  // namespace bgate::sidecar

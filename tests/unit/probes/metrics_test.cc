@@ -128,5 +128,37 @@ TEST(MetricsTest, CachedTextIsRenewedOnChangeAndByAge) {
   EXPECT_NE(m.Render(std::chrono::milliseconds(10)), second);
 }
 
+TEST(MetricsTest, WorkerSeriesOnlyInRunModeAndFromTheStart) {
+  MetricsRecorder m(TwoBackends(), "1", "r");
+  EXPECT_THAT(m.Render(), Not(HasSubstr("backup_gate_worker_")));
+  m.EnableWorker();
+  auto text = m.Render();
+  EXPECT_THAT(text, HasSubstr("backup_gate_worker_up 0"));
+  EXPECT_THAT(text, HasSubstr("backup_gate_worker_starts_total 0"));
+  for (const char* reason : {"storage", "exited", "signal"}) {
+    EXPECT_THAT(text, HasSubstr(std::string("backup_gate_worker_stops_total{reason=\"") +
+                                reason + "\"} 0"));
+  }
+  EXPECT_THAT(text, HasSubstr("backup_gate_worker_last_exit_code 0"));
+
+  sidecar::WorkerEvent started;
+  started.type = sidecar::WorkerEvent::Type::kStarted;
+  started.pid = 42;
+  m.OnWorkerEvent(started);
+  text = m.Render();
+  EXPECT_THAT(text, HasSubstr("backup_gate_worker_up 1"));
+  EXPECT_THAT(text, HasSubstr("backup_gate_worker_starts_total 1"));
+
+  sidecar::WorkerEvent stopped;
+  stopped.type = sidecar::WorkerEvent::Type::kStopped;
+  stopped.reason = sidecar::StopReason::kStorage;
+  stopped.exit = {true, 15};
+  m.OnWorkerEvent(stopped);
+  text = m.Render();
+  EXPECT_THAT(text, HasSubstr("backup_gate_worker_up 0"));
+  EXPECT_THAT(text, HasSubstr("backup_gate_worker_stops_total{reason=\"storage\"} 1"));
+  EXPECT_THAT(text, HasSubstr("backup_gate_worker_last_exit_code 143"));
+}
+
 }  // namespace
 }  // namespace bgate::probes

@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <csignal>
 #include <filesystem>
 #include <fstream>
 
@@ -272,6 +273,60 @@ TEST_F(ConfigFileTest, RejectsWhatIsNotAConfigFile) {
     ::chmod(path.c_str(), 0);
     EXPECT_THAT(one(path), HasSubstr("Permission denied"));
   }
+}
+
+TEST(ConfigTest, WorkerDefaults) {
+  auto r = Parse(kMinimal);
+  ASSERT_TRUE(r.config);
+  const WorkerConfig& w = r.config->worker;
+  EXPECT_EQ(w.stop_after, seconds(60));
+  EXPECT_EQ(w.stop_signal, SIGTERM);
+  EXPECT_EQ(w.stop_timeout, seconds(30));
+  EXPECT_EQ(w.restart, RestartPolicy::kAlways);
+  EXPECT_EQ(w.restart_initial, seconds(1));
+  EXPECT_EQ(w.restart_max, seconds(60));
+}
+
+TEST(ConfigTest, WorkerSection) {
+  auto r = Parse(std::string(kMinimal) + R"(
+worker:
+  stop_after: 2s
+  stop_signal: QUIT
+  stop_timeout: 500ms
+  restart: on-failure
+  restart_backoff: {initial: 100ms, max: 5s}
+)");
+  ASSERT_TRUE(r.config) << ::testing::PrintToString(r.errors);
+  const WorkerConfig& w = r.config->worker;
+  EXPECT_EQ(w.stop_after, seconds(2));
+  EXPECT_EQ(w.stop_signal, SIGQUIT);
+  EXPECT_EQ(w.stop_timeout, milliseconds(500));
+  EXPECT_EQ(w.restart, RestartPolicy::kOnFailure);
+  EXPECT_EQ(w.restart_initial, milliseconds(100));
+  EXPECT_EQ(w.restart_max, seconds(5));
+  std::string text = DescribeConfig(*r.config);
+  EXPECT_THAT(text, HasSubstr("stop_signal: SIGQUIT"));
+  EXPECT_THAT(text, HasSubstr("restart: on-failure"));
+  EXPECT_THAT(text, HasSubstr("restart_backoff: {initial: 100ms, max: 5s}"));
+  auto again = Parse(text);
+  ASSERT_TRUE(again.config) << ::testing::PrintToString(again.errors);
+  EXPECT_EQ(again.config->worker.stop_signal, SIGQUIT);
+}
+
+TEST(ConfigTest, WorkerErrorsNameTheirFields) {
+  auto errors = Errors(std::string(kMinimal) + R"(
+worker:
+  stop_after: 0s
+  stop_signal: SIGKILL
+  restart: sometimes
+  restart_backoff: {initial: 10s, max: 1s}
+  grace: 1s
+)");
+  EXPECT_THAT(errors, Contains(HasSubstr("worker.stop_after: must be greater than 0")));
+  EXPECT_THAT(errors, Contains(HasSubstr("worker.stop_signal: \"SIGKILL\" is not one of")));
+  EXPECT_THAT(errors, Contains(HasSubstr("worker.restart: \"sometimes\"")));
+  EXPECT_THAT(errors, Contains(HasSubstr("worker.restart_backoff: initial (10s)")));
+  EXPECT_THAT(errors, Contains(HasSubstr("worker.grace")));
 }
 
 }  // namespace

@@ -5,6 +5,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -17,6 +18,7 @@
 
 #include "bgate/sidecar/config.h"
 #include "bgate/sidecar/events.h"
+#include "bgate/sidecar/worker_gate.h"
 
 namespace bgate::probes {
 
@@ -30,14 +32,22 @@ class ProcessCollector final : public prometheus::Collectable {
 // Turns the transition stream into Prometheus metrics and renders the text
 // exposition. Every labelled series exists from the start so that rate()
 // and dashboards work before the first failure. OnEvent is called on the
-// supervisor's thread, Render on the server's; both are thread-safe.
-class MetricsRecorder final : public sidecar::EventSink {
+// supervisor's thread, OnWorkerEvent on the worker's, Render on the
+// server's; all are thread-safe. EnableWorker must come before the first
+// Render.
+class MetricsRecorder final : public sidecar::EventSink,
+                              public sidecar::WorkerEventSink {
  public:
   MetricsRecorder(const sidecar::Config& config, const std::string& version,
                   const std::string& revision);
 
   void OnEvent(const sidecar::Event& event,
                const sidecar::Snapshot& snapshot) override;
+
+  // Registers the backup_gate_worker_* series (`run` only: without a worker
+  // they would only say "no worker").
+  void EnableWorker();
+  void OnWorkerEvent(const sidecar::WorkerEvent& event) override;
 
   // The text exposition, re-rendered when state changed or when the cached
   // text is older than `max_age`.
@@ -69,6 +79,13 @@ class MetricsRecorder final : public sidecar::EventSink {
   prometheus::Family<prometheus::Gauge>* free_bytes_family_;
   prometheus::Gauge* ready_;
   std::map<std::string, BackendMetrics, std::less<>> backends_;
+  struct WorkerMetrics {
+    prometheus::Gauge* up = nullptr;
+    prometheus::Counter* starts = nullptr;
+    std::map<sidecar::StopReason, prometheus::Counter*> stops;
+    prometheus::Gauge* last_exit_code = nullptr;
+  };
+  std::optional<WorkerMetrics> worker_;
   std::atomic<std::uint64_t> version_{1};
 
   std::mutex render_mutex_;

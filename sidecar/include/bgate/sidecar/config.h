@@ -1,6 +1,7 @@
 #pragma once
 
 #include <chrono>
+#include <csignal>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -44,6 +45,27 @@ struct ServerConfig {
   nanoseconds drain_delay = std::chrono::seconds(5);
 };
 
+enum class RestartPolicy { kAlways, kOnFailure, kNever };
+std::string_view RestartPolicyName(RestartPolicy policy);
+
+// How `backup-gate run` gates its worker (the section matters only there).
+struct WorkerConfig {
+  // Continuous unreadiness the worker rides out before it is stopped.
+  nanoseconds stop_after = std::chrono::seconds(60);
+  int stop_signal = SIGTERM;
+  // From the stop signal to SIGKILL.
+  nanoseconds stop_timeout = std::chrono::seconds(30);
+  RestartPolicy restart = RestartPolicy::kAlways;
+  nanoseconds restart_initial = std::chrono::seconds(1);
+  nanoseconds restart_max = std::chrono::seconds(60);
+};
+
+// A signal by name (SIGTERM or TERM); nothing when unknown or not one a
+// worker can be asked to stop with.
+std::optional<int> ParseStopSignal(std::string_view name);
+// "SIGTERM" for 15.
+std::string StopSignalName(int signal);
+
 // The whole configuration, parsed once. Immutable after parsing, hence
 // thread-safe to share.
 struct Config {
@@ -52,6 +74,7 @@ struct Config {
   ReadinessPolicy policy = ReadinessPolicy::kAll;
   std::vector<std::string> required;
   std::string state_file;
+  WorkerConfig worker;
   std::vector<BackendConfig> backends;
   // Where values that may come from elsewhere came from, e.g.
   // {"server.address", "flag --address"}.
