@@ -155,6 +155,10 @@ def sidecar_of(spec):
     return named(all_containers(spec), "backup-gate")
 
 
+def gate_mode(values):
+    return (yaml.safe_load(pathlib.Path(values).read_text()).get("worker") or {}).get("gate", "sidecar")
+
+
 # --- lint and schemas of every ci values file --------------------------------
 
 @pytest.mark.parametrize("values", CI_VALUES, ids=lambda p: p.name)
@@ -166,7 +170,8 @@ def test_lint_strict(values):
 
 def test_every_feature_has_ci_values():
     names = {p.name for p in CI_VALUES}
-    for feature in ["posix", "s3-with-secret", "worker-disabled", "monitoring-on", "classic-sidecar", "ha"]:
+    for feature in ["posix", "s3-with-secret", "worker-disabled", "monitoring-on", "classic-sidecar", "ha",
+                    "process-gate"]:
         assert f"{feature}-values.yaml" in names
 
 
@@ -307,7 +312,10 @@ def test_every_container_is_locked_down():
                 assert "ALL" in sc.get("capabilities", {}).get("drop", []), where
                 seccomp = sc.get("seccompProfile", pod_sc.get("seccompProfile", {}))
                 assert seccomp.get("type") == "RuntimeDefault", where
-            gate = sidecar_of(spec)
+            # With worker.gate=process the only backup-gate container is the
+            # init container that copies it; the worker's context is the user's.
+            name = "backup-gate-install" if gate_mode(values) == "process" else "backup-gate"
+            gate = named(all_containers(spec), name)
             assert gate["securityContext"]["runAsUser"] == 65532
             assert gate["securityContext"]["runAsGroup"] == 65532
             assert gate["resources"] == {"requests": {"cpu": "10m", "memory": "16Mi"},
@@ -378,7 +386,8 @@ def backup_gate_binary():
 def test_config_is_accepted_by_backup_gate(values, tmp_path):
     text, config = gate_config(render([values]))
     assert isinstance(config, dict) and config["backends"]
-    assert set(config) <= {"server", "check", "readiness", "state_file", "backends"}
+    assert set(config) <= {"server", "check", "readiness", "state_file", "worker", "backends"}
+    assert ("worker" in config) == (gate_mode(values) == "process")
     binary = backup_gate_binary()
     if binary is None:
         if UNDER_CI:
@@ -579,6 +588,255 @@ def test_readme_snippet_adds_the_sidecar_to_another_chart(tmp_path, mode):
     assert spec["securityContext"]["fsGroup"] == 65532
 
 
+# --- worker.gate=process: backup-gate runs the worker ------------------------
+
+GATE_DIR = "/gate"
+GATE_BINARY = "/gate/bin/backup-gate"
+# backup-gate is linked against Debian 12 libraries, so the worker starts it
+# through the loader copied with them (see templates/_process.tpl).
+LOADER_PREFIX = ["/gate/lib/ld.so", "--library-path", "/gate/lib", "--argv0", GATE_BINARY]
+CONFIG_PATH = "/etc/backup-gate/config/gate.yaml"
+
+
+def process_pod(values=None, sets=(), tmp_path=None):
+    files = [ci("process-gate")]
+    if values is not None:
+        files.append(write_values(tmp_path, values, "process.yaml"))
+    docs = render(files, sets)
+    return docs, pod_template(docs)["spec"]
+
+
+def test_process_gate_copies_backup_gate_into_an_empty_dir():
+    docs, spec = process_pod()
+    init = named(spec["initContainers"], "backup-gate-install")
+    assert [c["name"] for c in spec["initContainers"]] == ["backup-gate-install"]
+    assert init["image"] == "backup-gate:0.1.0"
+    assert init["command"][:2] == ["/bin/sh", "-c"] and len(init["command"]) == 3
+    assert "restartPolicy" not in init
+    assert init["volumeMounts"] == [{"name": "backup-gate-bin", "mountPath": GATE_DIR}]
+    volume = named(spec["volumes"], "backup-gate-bin")
+    assert volume == {"name": "backup-gate-bin", "emptyDir": {"sizeLimit": "64Mi"}}
+    defaults = yaml.safe_load((CHART / "values.yaml").read_text())["sidecar"]
+    assert init["securityContext"] == defaults["securityContext"]
+    assert init["resources"] == defaults["resources"]
+
+
+def test_process_gate_has_no_backup_gate_container():
+    _, spec = process_pod()
+    assert [c["name"] for c in spec["containers"]] == ["worker"]
+    assert "backup-gate" not in [c["name"] for c in all_containers(spec)]
+    for c in all_containers(spec):
+        assert "startupProbe" not in c and "restartPolicy" not in c
+
+
+def test_process_gate_wraps_the_worker_command_in_order(tmp_path):
+    command = ["/var/lib/kolla/venv/bin/python3", "-m", "cinder.cmd.backup"]
+    args = ["--config-file", "/etc/cinder/cinder.conf", "--log-file", "-"]
+    _, spec = process_pod({"worker": {"command": command, "args": args},
+                           "sidecar": {"logLevel": "debug", "extraArgs": ["--address", "0.0.0.0:8080"]}},
+                          tmp_path=tmp_path)
+    worker = named(spec["containers"], "worker")
+    assert worker["image"] == "quay.io/openstack.kolla/cinder-backup:2024.1-ubuntu-jammy"
+    argv = worker["command"] + worker.get("args", [])
+    assert argv[:len(LOADER_PREFIX)] == LOADER_PREFIX
+    gate_argv = argv[len(LOADER_PREFIX):]
+    assert gate_argv[:4] == [GATE_BINARY, "run", "--config", CONFIG_PATH]
+    split = gate_argv.index("--")
+    assert gate_argv[4:split] == ["--log-level", "debug", "--address", "0.0.0.0:8080"]
+    assert gate_argv[split + 1:] == command + args
+    assert worker["args"] == args
+
+
+def test_process_gate_without_worker_command_fails_clearly():
+    err = render_error([ci("process-gate")], ["worker.command=null"])
+    assert "worker.gate=process: set worker.command" in err
+    assert "cannot discover the image's entrypoint" in err
+
+
+def test_process_gate_mounts_what_backup_gate_needs_into_the_worker():
+    values = yaml.safe_load(ci("process-gate").read_text())
+    _, spec = process_pod()
+    worker = named(spec["containers"], "worker")
+    mounts = {m["mountPath"]: m for m in worker["volumeMounts"]}
+    assert len(mounts) == len(worker["volumeMounts"]), "a path is mounted twice"
+    volumes = {v["name"]: v for v in spec["volumes"]}
+    assert worker["volumeMounts"][0] == values["worker"]["volumeMounts"][0]  # the worker's own first
+    config = mounts["/etc/backup-gate/config"]
+    assert config["readOnly"] is True
+    assert volumes[config["name"]]["configMap"]["name"] == f"{FULLNAME}-config"
+    for wanted in values["secretMounts"]:
+        mount = mounts[wanted["mountPath"]]
+        assert mount["readOnly"] is True
+        assert volumes[mount["name"]]["secret"]["secretName"] == wanted["secretName"]
+    assert mounts[GATE_DIR] == {"name": "backup-gate-bin", "mountPath": GATE_DIR, "readOnly": True}
+    # backup-gate writes state_file from inside the worker container now.
+    assert mounts["/run/backup-gate"] == {"name": "backup-gate-state", "mountPath": "/run/backup-gate"}
+
+
+def test_process_gate_brings_the_sidecars_mounts_and_environment(tmp_path):
+    values = yaml.safe_load(ci("posix").read_text())
+    values["worker"].update(gate="process", command=["cinder-backup"],
+                            env=[{"name": "OS_DEBUG", "value": "1"}])
+    values["sidecar"]["env"] = [{"name": "HTTPS_PROXY", "value": "http://proxy:3128"}]
+    docs = render([write_values(tmp_path, values)])
+    worker = named(pod_template(docs)["spec"]["containers"], "worker")
+    # posix-values mounts the backups PVC into both the worker and the sidecar: once here.
+    assert [m["mountPath"] for m in worker["volumeMounts"]].count("/var/lib/cinder/backups") == 1
+    assert [e["name"] for e in worker["env"]] == ["OS_DEBUG", "HTTPS_PROXY"]
+
+    values["worker"]["volumeMounts"] = [{"name": "backups", "mountPath": "/etc/backup-gate/config"}]
+    err = render_error([write_values(tmp_path, values)])
+    assert 'worker.volumeMounts mounts "backups" at /etc/backup-gate/config' in err
+
+
+def test_process_gate_probes_are_on_the_worker():
+    docs, spec = process_pod()
+    worker = named(spec["containers"], "worker")
+    assert worker["ports"][0] == {"name": "http", "containerPort": 8080, "protocol": "TCP"}
+    assert worker["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "http"}
+    assert worker["livenessProbe"]["httpGet"] == {"path": "/livez", "port": "http"}
+    assert worker["readinessProbe"]["failureThreshold"] == 1
+    assert one(docs, "Service")["spec"]["ports"][0]["targetPort"] == "http"
+    _, config = gate_config(docs)
+    assert config["server"]["address"] == "0.0.0.0:8080"
+
+
+def test_process_gate_config_has_the_worker_section():
+    values = yaml.safe_load(ci("process-gate").read_text())
+    docs, _ = process_pod()
+    _, config = gate_config(docs)
+    assert config["worker"] == {"stop_after": "2m", "stop_signal": "SIGTERM", "stop_timeout": "10m",
+                                "restart": "on-failure", "restart_backoff": {"initial": "1s", "max": "60s"}}
+    assert values["config"]["worker"].items() <= config["worker"].items()
+    _, config = gate_config(render([ci("process-gate")], ["worker.gate=sidecar"]))
+    assert "worker" not in config  # only `run` reads it
+
+
+def test_process_gate_needs_a_grace_period_longer_than_stop_timeout():
+    err = render_error([ci("process-gate")], ["terminationGracePeriodSeconds=600"])
+    assert "terminationGracePeriodSeconds (600) must be longer than config.worker.stop_timeout (10m)" in err
+    # The chart's defaults fit together.
+    render([ci("posix")], ["worker.gate=process", "worker.command={cinder-backup}"])
+
+
+def test_process_gate_needs_the_chart_worker():
+    err = render_error([ci("worker-disabled")], ["worker.gate=process"])
+    assert "worker.gate=process wraps the command of the chart's own worker container" in err
+
+
+def test_process_gate_runs_on_clusters_without_native_sidecars():
+    docs = render([ci("process-gate")], kube_version="1.25.0")
+    validate_builtin_kinds(docs, ["1.25.0"])
+
+
+def test_readme_process_values_render(tmp_path):
+    values = tmp_path / "process-values.yaml"
+    values.write_text(readme_block("process-values"))
+    proc = helm("lint", "--strict", CHART, "-f", values, "--kube-version", KUBE_VERSION, check=False)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    docs = render([values])
+    validate_builtin_kinds(docs, schema_versions())
+    worker = named(pod_template(docs)["spec"]["containers"], "worker")
+    assert worker["command"][-2:] == ["--", "cinder-backup"]
+    assert "/etc/backup-gate/secrets/s3" in [m["mountPath"] for m in worker["volumeMounts"]]
+    assert gate_config(docs)[1]["worker"]["stop_after"] == "2m"
+
+
+WORKER_GO = """
+package main
+
+import (
+	"fmt"
+	"os"
+	"strings"
+)
+
+func main() {
+	fmt.Printf("worker argv=%s ld_library_path=%q\\n", strings.Join(os.Args[1:], " "), os.Getenv("LD_LIBRARY_PATH"))
+	os.Exit(7)
+}
+"""
+
+# Runs as root in a mount and network namespace of its own: $1 becomes the
+# backup-gate image (this Debian 12 machine's file system, with the built binary
+# at /usr/local/bin/backup-gate), $2 a worker image holding nothing but a static
+# worker, the config and an empty backup directory. Both share the emptyDir $3.
+CONTAINERS_SH = r"""
+set -eu
+image=$1 foreign=$2 gate=$3 bindir=$4 init=$5
+shift 5  # the rest: the worker container's command and args
+mkdir -p "$image/usr" "$image/etc" "$image/dev" "$image/gate"
+mount --rbind /usr "$image/usr"
+mount --rbind /etc "$image/etc"
+mount --rbind /dev "$image/dev"
+for d in bin sbin lib lib64; do
+  if [ -L "/$d" ]; then ln -s "$(readlink "/$d")" "$image/$d"
+  elif [ -d "/$d" ]; then mkdir "$image/$d"; mount --rbind "/$d" "$image/$d"; fi
+done
+mount --bind "$bindir" "$image/usr/local/bin"
+mount --bind "$gate" "$image/gate"
+# The init container, as the chart renders it.
+chroot --userspec=65532:65532 "$image" /bin/sh -c "$(cat "$init")"
+mkdir -p "$foreign/gate" "$foreign/dev" "$foreign/proc"
+mount --bind "$gate" "$foreign/gate"
+mount -o remount,bind,ro "$foreign/gate"
+mount --rbind /dev "$foreign/dev"
+mount -t proc proc "$foreign/proc"
+ip link set lo up 2>/dev/null || true
+# The worker container, as the chart renders it.
+set +e
+chroot --userspec=1000:1000 "$foreign" "$@"
+echo "exit=$?"
+"""
+
+
+def test_process_gate_bundle_runs_in_an_image_without_its_libraries(tmp_path):
+    """The rendered init container copies backup-gate so that the rendered worker
+    command runs it in a root file system that has none of its libraries, and
+    backup-gate starts the worker with its arguments, in order, once storage works."""
+    binary = backup_gate_binary()
+    go, unshare = shutil.which("go"), shutil.which("unshare")
+    if binary is None or go is None or unshare is None or os.geteuid() != 0:
+        _missing("root, unshare, go and a built backup-gate")
+    values = {"worker": {"command": ["/bin/cinder-backup"], "args": ["--config-file", "/etc/cinder/cinder.conf"]},
+              "secretMounts": [],
+              "config": {"worker": {"restart": "never"},
+                         "backends": [{"name": "local", "driver": "posix", "path": "/data", "write_probe": True}]}}
+    docs, spec = process_pod(values, tmp_path=tmp_path)
+    text, _ = gate_config(docs)
+    init = named(spec["initContainers"], "backup-gate-install")
+    worker = named(spec["containers"], "worker")
+
+    (tmp_path / "worker.go").write_text(WORKER_GO)
+    foreign = tmp_path / "foreign"
+    for d in ["bin", "data", "run/backup-gate", "etc/backup-gate/config"]:
+        (foreign / d).mkdir(parents=True)
+        os.chown(foreign / d, 1000, 1000)
+    subprocess.run([go, "build", "-o", str(foreign / "bin" / "cinder-backup"), "worker.go"], cwd=tmp_path,
+                   env={**os.environ, "CGO_ENABLED": "0"}, check=True, capture_output=True, timeout=300)
+    (foreign / "etc/backup-gate/config/gate.yaml").write_text(text)
+    bindir, gate = tmp_path / "image-bin", tmp_path / "gate"
+    bindir.mkdir()
+    gate.mkdir(mode=0o777)
+    os.chmod(gate, 0o777)  # an emptyDir
+    shutil.copy(binary, bindir / "backup-gate")
+    (tmp_path / "init.sh").write_text(init["command"][2])
+    os.chmod(tmp_path, 0o755)
+
+    proc = subprocess.run([unshare, "--mount", "--net", "sh", "-c", CONTAINERS_SH, "containers",
+                           tmp_path / "image", foreign, gate, bindir, tmp_path / "init.sh",
+                           *worker["command"], *worker["args"]],
+                          capture_output=True, text=True, timeout=120)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, out
+    assert "backup-gate 0.1.0" in proc.stdout, out  # the init container's own check
+    assert 'worker argv=--config-file /etc/cinder/cinder.conf ld_library_path=""' in proc.stdout, out
+    assert "exit=7" in proc.stdout, out  # restart: never: backup-gate leaves with the worker's status
+    assert '"event":"worker_started"' in proc.stderr, out
+    assert sorted(os.listdir(foreign)) == ["bin", "data", "dev", "etc", "gate", "proc", "run"]
+    assert (foreign / "run/backup-gate/state.json").exists()
+
+
 # --- monitoring --------------------------------------------------------------
 
 def test_monitoring_is_opt_in():
@@ -712,6 +970,9 @@ TYPOS = [
     ({"serviceMonitor": {"intervall": "1m"}}, "intervall"),
     ({"dashboards": {"lable": "x"}}, "lable"),
     ({"alerts": {"backendDown": {"fro": "1m"}}}, "fro"),
+    ({"config": {"worker": {"stop_afte": "1m"}}}, "stop_afte"),
+    ({"config": {"worker": {"restart_backoff": {"maximum": "1m"}}}}, "maximum"),
+    ({"binVolume": {"size": "1Gi"}}, "size"),
 ]
 
 
@@ -728,7 +989,12 @@ def test_schema_rejects_typos(typo, key, tmp_path):
     {"config": {"backends": [{"name": "Bad Name", "driver": "posix", "path": "/x"}]}},
     {"config": {"backends": [{"name": "a", "driver": "nfs", "path": "/x"}]}},
     {"worker": {"image": {"tag": 2024.1}}},
-], ids=["mode", "duration", "backend-name", "driver", "numeric-tag"])
+    {"worker": {"gate": "wrapper"}},
+    {"config": {"worker": {"restart": "sometimes"}}},
+    {"config": {"worker": {"stop_signal": "SIGKILL"}}},
+    {"config": {"worker": {"stop_after": "2 minutes"}}},
+], ids=["mode", "duration", "backend-name", "driver", "numeric-tag", "gate", "restart", "stop-signal",
+        "stop-after"])
 def test_schema_rejects_bad_values(bad, tmp_path):
     err = render_error([ci("posix"), write_values(tmp_path, bad)])
     assert "values don't meet the specifications of the schema" in err

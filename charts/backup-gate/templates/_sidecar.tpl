@@ -107,6 +107,12 @@ readiness:
 {{- with $config.state_file }}
 state_file: {{ . | quote }}
 {{- end }}
+{{- if eq (include "backup-gate.gate" .) "process" }}
+{{- with $config.worker }}
+worker:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- end }}
 backends:
 {{- range $config.backends }}
   - name: {{ .name | toString | quote }}
@@ -156,13 +162,17 @@ left with periodic_initialization: false (as a Cinder service restart).
 {{- end }}
 {{- end }}
 
-{{/* Fails unless sidecar.mode is valid and the cluster can run it. */}}
+{{/*
+Fails unless sidecar.mode is valid and the cluster can run it. With
+worker.gate=process there is no sidecar container, so any cluster will do.
+*/}}
 {{- define "backup-gate.checkMode" -}}
 {{- $mode := .Values.sidecar.mode -}}
 {{- if not (has $mode (list "native" "classic")) }}
 {{- fail (printf "sidecar.mode: %q is neither native nor classic" $mode) }}
 {{- end }}
-{{- if and (eq $mode "native") (semverCompare "<1.29.0-0" .Capabilities.KubeVersion.Version) }}
+{{- $process := eq (include "backup-gate.gate" .) "process" -}}
+{{- if and (eq $mode "native") (not $process) (semverCompare "<1.29.0-0" .Capabilities.KubeVersion.Version) }}
 {{- fail (printf "sidecar.mode=native needs Kubernetes 1.29 or later (native sidecars), this cluster is %s: set sidecar.mode=classic" .Capabilities.KubeVersion.Version) }}
 {{- end }}
 {{- end }}
@@ -241,21 +251,7 @@ goes into containers, and only sidecar.initCheck can hold the worker back.
     timeoutSeconds: {{ $probes.startup.timeoutSeconds }}
     failureThreshold: {{ include "backup-gate.startupFailureThreshold" . }}
   {{- end }}
-  readinessProbe:
-    httpGet:
-      path: /readyz
-      port: {{ $sidecar.portName }}
-    periodSeconds: {{ $probes.readiness.periodSeconds }}
-    timeoutSeconds: {{ $probes.readiness.timeoutSeconds }}
-    failureThreshold: {{ $probes.readiness.failureThreshold }}
-    successThreshold: {{ $probes.readiness.successThreshold }}
-  livenessProbe:
-    httpGet:
-      path: /livez
-      port: {{ $sidecar.portName }}
-    periodSeconds: {{ $probes.liveness.periodSeconds }}
-    timeoutSeconds: {{ $probes.liveness.timeoutSeconds }}
-    failureThreshold: {{ $probes.liveness.failureThreshold }}
+  {{- include "backup-gate.probes" . | nindent 2 }}
   {{- with $sidecar.resources }}
   resources:
     {{- toYaml . | nindent 4 }}
@@ -266,6 +262,30 @@ goes into containers, and only sidecar.initCheck can hold the worker back.
   {{- end }}
   volumeMounts:
     {{- include "backup-gate.sidecarVolumeMounts" (dict "context" . "withState" true) | nindent 4 }}
+{{- end }}
+
+{{/*
+The readiness (/readyz) and liveness (/livez) probes of the container that
+runs backup-gate: the sidecar, or the worker with worker.gate=process.
+*/}}
+{{- define "backup-gate.probes" -}}
+{{- $sidecar := .Values.sidecar -}}
+{{- $probes := $sidecar.probes -}}
+readinessProbe:
+  httpGet:
+    path: /readyz
+    port: {{ $sidecar.portName }}
+  periodSeconds: {{ $probes.readiness.periodSeconds }}
+  timeoutSeconds: {{ $probes.readiness.timeoutSeconds }}
+  failureThreshold: {{ $probes.readiness.failureThreshold }}
+  successThreshold: {{ $probes.readiness.successThreshold }}
+livenessProbe:
+  httpGet:
+    path: /livez
+    port: {{ $sidecar.portName }}
+  periodSeconds: {{ $probes.liveness.periodSeconds }}
+  timeoutSeconds: {{ $probes.liveness.timeoutSeconds }}
+  failureThreshold: {{ $probes.liveness.failureThreshold }}
 {{- end }}
 
 {{/*
@@ -305,7 +325,8 @@ start gating for sidecar.mode=classic, on clusters without native sidecars.
 {{/*
 What sidecar.mode puts into a pod's initContainers: the `check` init
 container (sidecar.initCheck) and, in native mode, the sidecar. Empty in
-classic mode without initCheck.
+classic mode without initCheck. With worker.gate=process: the init container
+that copies backup-gate for the worker (and the `check` one if enabled).
 */}}
 {{- define "backup-gate.initContainers" -}}
 {{- include "backup-gate.checkMode" . -}}
@@ -313,16 +334,21 @@ classic mode without initCheck.
 {{- if .Values.sidecar.initCheck.enabled }}
 {{- $items = append $items (include "backup-gate.initCheckContainer" .) -}}
 {{- end }}
-{{- if eq .Values.sidecar.mode "native" }}
+{{- if eq (include "backup-gate.gate" .) "process" }}
+{{- $items = append $items (include "backup-gate.installContainer" .) -}}
+{{- else if eq .Values.sidecar.mode "native" }}
 {{- $items = append $items (include "backup-gate.sidecarContainer" .) -}}
 {{- end }}
 {{- join "\n" $items }}
 {{- end }}
 
-{{/* What sidecar.mode puts into a pod's containers: the sidecar in classic mode. */}}
+{{/*
+What sidecar.mode puts into a pod's containers: the sidecar in classic mode;
+nothing with worker.gate=process, where backup-gate runs in the worker.
+*/}}
 {{- define "backup-gate.containers" -}}
 {{- include "backup-gate.checkMode" . -}}
-{{- if eq .Values.sidecar.mode "classic" }}
+{{- if and (eq .Values.sidecar.mode "classic") (ne (include "backup-gate.gate" .) "process") }}
 {{- include "backup-gate.sidecarContainer" . }}
 {{- end }}
 {{- end }}
@@ -335,8 +361,9 @@ classic mode without initCheck.
 {{- end }}
 
 {{/*
-Every volume the sidecar mounts: the config, one per secretMounts entry, and
-the state directory when config.state_file is set.
+Every volume the sidecar mounts: the config, one per secretMounts entry, the
+state directory when config.state_file is set, and with worker.gate=process
+the emptyDir that carries backup-gate into the worker.
 */}}
 {{- define "backup-gate.volumes" -}}
 {{ include "backup-gate.configVolume" . }}
@@ -360,6 +387,16 @@ the state directory when config.state_file is set.
     medium: {{ . }}
     {{- end }}
     {{- with .Values.stateVolume.sizeLimit }}
+    sizeLimit: {{ . }}
+    {{- end }}
+{{- end }}
+{{- if eq (include "backup-gate.gate" .) "process" }}
+- name: backup-gate-bin
+  emptyDir:
+    {{- with .Values.binVolume.medium }}
+    medium: {{ . }}
+    {{- end }}
+    {{- with .Values.binVolume.sizeLimit }}
     sizeLimit: {{ . }}
     {{- end }}
 {{- end }}
