@@ -14,6 +14,9 @@ import pytest
 
 from conftest import BINARY, http_get, run_cli
 
+# Set by the sanitizer runs (scripts/tsan.sh): how much slower the binary is.
+SLOWDOWN = float(os.environ.get("BGATE_SLOWDOWN", "1"))
+
 FAST = """
 check:
   interval: 1s
@@ -126,7 +129,9 @@ backends:
     assert max(threads) == min(threads), threads
     # At most one check (a shell and its two sleeps) alive at any moment.
     assert max(children) <= 3, children
-    assert max(latencies) < 0.5, max(latencies)
+    # A sanitizer build runs several times slower: the bound is functional
+    # there (nothing waits on the hung check), not a latency promise.
+    assert max(latencies) < 0.5 * SLOWDOWN, max(latencies)
     attempts = g.events(event="transition", backend="hung")
     assert attempts and attempts[-1]["to"] == "failed"
 
