@@ -14,5 +14,5 @@ echo "tsan: built in $((SECONDS - start))s"
 export TSAN_OPTIONS="suppressions=$root/tests/tsan.supp:halt_on_error=1:second_deadlock_stack=1"
 run_start=$SECONDS
 (cd "$dir" && ctest --output-on-failure -j2 --timeout 900)
-BGATE_SLOWDOWN=4 BGATE_BINARY="$dir/sidecar/backup-gate" python3 -m pytest -q "$root/tests/e2e/test_sidecar.py"
+BGATE_SANITIZED=1 BGATE_SLOWDOWN=4 BGATE_BINARY="$dir/sidecar/backup-gate" python3 -m pytest -q "$root/tests/e2e/test_sidecar.py"
 echo "tsan: tests ran in $((SECONDS - run_start))s"

@@ -28,7 +28,13 @@ MAX_CONNECTIONS = 512
 DESCRIPTOR_MARGIN = 64  # the server keeps its cap below RLIMIT_NOFILE - 64
 
 # The product's latency promise for /readyz.
-LATENCY_BOUND = 0.100
+# Sanitizer runs (.ci/run, scripts/tsan.sh) say how much slower the binary is
+# and that its memory is the sanitizer's: ASan keeps freed memory in
+# quarantine and shadows every byte, so RSS bounds speak of the product only
+# in plain builds, where they are asserted.
+SLOWDOWN = float(os.environ.get("BGATE_SLOWDOWN", "1"))
+MEMORY_CHECKED = os.environ.get("BGATE_SANITIZED") != "1"
+LATENCY_BOUND = 0.100 * SLOWDOWN
 # Memory the server may use, whatever the abuse: it starts near 10 MiB and
 # keeps at most 512 connections of about 20 KiB of buffers each.
 RSS_BOUND = 64 * 1024 * 1024
@@ -246,7 +252,7 @@ def test_slowloris_clients_are_cut_at_the_request_timeout(ready_gate):
             s.close()
 
     probes.check()
-    assert peak_rss < RSS_BOUND, peak_rss
+    assert not MEMORY_CHECKED or peak_rss < RSS_BOUND, peak_rss
     assert all(f is not None for f in first_byte)
     still_open = sum(c is None for c in closed)
     assert still_open == 0, f"{still_open} slow clients still open after 13 s"
@@ -323,7 +329,7 @@ def test_2000_idle_connections_stay_bounded(many_descriptors, gate, tmp_path):
             s.close()
 
     probes.check()
-    assert peak_rss < RSS_BOUND, peak_rss
+    assert not MEMORY_CHECKED or peak_rss < RSS_BOUND, peak_rss
     # Once the clients are gone, so are their descriptors and (nearly) their
     # memory.
     end = time.monotonic() + 5.0
@@ -332,7 +338,7 @@ def test_2000_idle_connections_stay_bounded(many_descriptors, gate, tmp_path):
     assert fd_count(pid) <= base_fds, (fd_count(pid), base_fds)
     after_rss = rss_bytes(pid)
     print(f"idle: rss after close={after_rss >> 10} KiB")
-    assert after_rss < base_rss + RSS_RETURN_SLACK, (after_rss, base_rss)
+    assert not MEMORY_CHECKED or after_rss < base_rss + RSS_RETURN_SLACK, (after_rss, base_rss)
     assert readyz_once(port)[1] == 200
 
 
@@ -447,7 +453,7 @@ def test_16mib_streamed_header_is_cut_without_memory_growth(ready_gate):
     status, headers, body = parse_responses(data)[0]
     assert status == 431 and headers.get("connection") == "close"
     assert body == b"request header too large\n"
-    assert peak_rss < RSS_BOUND, peak_rss
+    assert not MEMORY_CHECKED or peak_rss < RSS_BOUND, peak_rss
     # The stream is dropped, not buffered: nothing of the stream's order.
     assert peak_rss < base_rss + 4 * 1024 * 1024, (peak_rss, base_rss)
     end = time.monotonic() + 3.0
@@ -582,5 +588,5 @@ def test_flood_of_short_lived_connections_leaks_no_descriptor(ready_gate):
         fds = metric(g, "process_open_fds")
     print(f"flood: process_open_fds before={base_fds:.0f} after={fds:.0f}")
     assert fds <= base_fds, (fds, base_fds)
-    assert rss_bytes(g.proc.pid) < base_rss + RSS_RETURN_SLACK
+    assert not MEMORY_CHECKED or rss_bytes(g.proc.pid) < base_rss + RSS_RETURN_SLACK
     probes.check(minimum=8)
