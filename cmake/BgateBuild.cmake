@@ -24,7 +24,9 @@ if(BGATE_SANITIZE)
   # With sanitizers GCC 12 reports maybe-uninitialized false positives inside
   # Boost.Beast and libstdc++ headers (GCC's manual warns that the warning is
   # unreliable under -fsanitize); plain builds keep it as an error.
-  add_compile_options(-Wno-maybe-uninitialized)
+  if(CMAKE_CXX_COMPILER_ID STREQUAL "GNU")
+    add_compile_options(-Wno-maybe-uninitialized)
+  endif()
   if(BGATE_SANITIZE MATCHES "undefined")
     # Boost 1.74's error categories are constant-initialised objects that
     # UBSan's vptr check reports as "invalid vptr" when an Asio error code is
