@@ -32,10 +32,12 @@ def http_get(port, path, method="GET", headers=None, timeout=5.0):
 class Gate:
     """A running backup-gate process."""
 
-    def __init__(self, args, cwd, env=None):
+    def __init__(self, args, cwd, env=None, wrapper=()):
         self.args = args
+        # `wrapper` runs first and execs the binary (same pid), e.g. to put
+        # it in a mount namespace of its own.
         self.proc = subprocess.Popen(
-            [str(BINARY)] + args,
+            list(wrapper) + [str(BINARY)] + args,
             cwd=cwd,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -113,13 +115,13 @@ def gate(tmp_path):
     """Starts backup-gate with a config text; stops it after the test."""
     started = []
 
-    def start(config_text=None, extra_args=(), cwd=None, env=None):
+    def start(config_text=None, extra_args=(), cwd=None, env=None, wrapper=()):
         args = ["--address", "127.0.0.1:0"]
         if config_text is not None:
             path = tmp_path / f"gate-{len(started)}.yaml"
             path.write_text(config_text)
             args = ["--config", str(path)] + args
-        g = Gate(args + list(extra_args), cwd=cwd or tmp_path, env=env)
+        g = Gate(args + list(extra_args), cwd=cwd or tmp_path, env=env, wrapper=wrapper)
         started.append(g)
         return g
 
@@ -132,3 +134,13 @@ def run_cli(args, cwd, timeout=30):
     """Runs a one-shot subcommand; returns the CompletedProcess."""
     return subprocess.run([str(BINARY)] + args, cwd=cwd, capture_output=True,
                           text=True, timeout=timeout)
+
+
+def pytest_terminal_summary(terminalreporter):
+    """The fault matrix as a table (driver x fault -> state, reason, time to
+    detect and to recover), whenever its tests ran."""
+    import sys
+    module = sys.modules.get("test_fault_matrix")
+    if module is not None and module.MATRIX:
+        terminalreporter.write_sep("-", "fault matrix")
+        terminalreporter.write_line(module.matrix_table())

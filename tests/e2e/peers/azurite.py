@@ -117,7 +117,10 @@ class Azurite:
         self._proc = procs.ManagedProcess(
             ["azurite-blob", "--blobHost", "127.0.0.1", "--blobPort", str(self.port),
              "--inMemoryPersistence", "--disableTelemetry", "--silent",
-             "--skipApiVersionCheck"],
+             "--skipApiVersionCheck",
+             # Path-style whatever the host name (else a name such as
+             # a.b.test is read as account "a").
+             "--disableProductStyleUrl"],
             self.dir / "azurite.log", env=env, cwd=self.dir)
         try:
             procs.wait_until(self._answers, 30, "azurite", diagnostics=self.log_tail)

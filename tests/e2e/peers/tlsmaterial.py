@@ -11,7 +11,9 @@ class TlsMaterial:
 
     - ca_cert / ca_key: the CA the drivers are told to trust;
     - server_cert / server_key: for 127.0.0.1 and localhost, signed by the CA;
-    - other_ca_cert: an unrelated CA ("wrong CA");
+    - other_ca_cert / other_ca_key: an unrelated CA ("wrong CA");
+    - foreign_cert / foreign_key: for 127.0.0.1 and localhost, signed by the
+      unrelated CA (a server the drivers must not trust);
     - expired_cert / expired_key: for 127.0.0.1 and localhost, signed by the
       CA, valid only in 2020;
     - client_cert / client_key: a client certificate signed by the CA.
@@ -21,9 +23,11 @@ class TlsMaterial:
         self.dir = pathlib.Path(directory)
         self.dir.mkdir(parents=True, exist_ok=True)
         self.ca_cert, self.ca_key = self._self_signed("ca", "backup-gate test CA")
-        self.other_ca_cert, _ = self._self_signed("other-ca", "unrelated test CA")
+        self.other_ca_cert, self.other_ca_key = self._self_signed("other-ca", "unrelated test CA")
         self.server_cert, self.server_key = self._signed(
             "server", "127.0.0.1", server=True)
+        self.foreign_cert, self.foreign_key = self._signed(
+            "foreign", "127.0.0.1", server=True, ca=(self.other_ca_cert, self.other_ca_key))
         self.expired_cert, self.expired_key = self._expired("expired", "127.0.0.1")
         self.client_cert, self.client_key = self._signed(
             "client", "backup-gate test client", server=False)
@@ -68,11 +72,12 @@ class TlsMaterial:
                       "-subj", f"/CN={cn}")
         return key, csr
 
-    def _signed(self, name, cn, server):
+    def _signed(self, name, cn, server, ca=None):
+        ca_cert, ca_key = ca or (self.ca_cert, self.ca_key)
         key, csr = self._csr(name, cn)
         cert = self.dir / f"{name}.pem"
-        self._openssl("x509", "-req", "-in", str(csr), "-CA", str(self.ca_cert),
-                      "-CAkey", str(self.ca_key), "-CAcreateserial",
+        self._openssl("x509", "-req", "-in", str(csr), "-CA", str(ca_cert),
+                      "-CAkey", str(ca_key), "-CAcreateserial",
                       "-out", str(cert), "-days", "2",
                       "-extfile", str(self._extensions(name, server)))
         return cert, key
