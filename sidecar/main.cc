@@ -15,6 +15,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "bgate/drivers/exec/exec_driver.h"
 #include "bgate/drivers/registry.h"
 #include "bgate/probes/handler.h"
 #include "bgate/probes/metrics.h"
@@ -114,8 +115,10 @@ std::vector<sidecar::Supervisor::Backend> CreateDrivers(
   return backends;
 }
 
-// Leaves at once, without waiting for threads stuck in storage I/O.
+// Leaves at once, without waiting for threads stuck in storage I/O; check
+// commands still running go too.
 [[noreturn]] void ExitNow(int code) {
+  drivers::exec::KillRunningCommands();
   std::fflush(stdout);
   std::fflush(stderr);
   std::_Exit(code);

@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <mutex>
 #include <chrono>
 #include <cstdlib>
 #include <optional>
@@ -199,6 +200,35 @@ bool ReapGroup(pid_t pgid, Clock::time_point give_up) {
   }
 }
 
+// The process groups of the commands running now, in every exec driver, so
+// that a process leaving without waiting for its attempts can take them
+// along (KillRunningCommands).
+class RunningGroups {
+ public:
+  static RunningGroups& Get() {
+    // Never destroyed: the process may leave with _Exit while checks run.
+    static RunningGroups* groups = new RunningGroups;
+    return *groups;
+  }
+
+  void Add(pid_t pgid) {
+    std::lock_guard lock(mutex_);
+    pgids_.push_back(pgid);
+  }
+  void Remove(pid_t pgid) {
+    std::lock_guard lock(mutex_);
+    std::erase(pgids_, pgid);
+  }
+  void KillAll() {
+    std::lock_guard lock(mutex_);
+    for (pid_t pgid : pgids_) ::kill(-pgid, SIGKILL);
+  }
+
+ private:
+  std::mutex mutex_;
+  std::vector<pid_t> pgids_;
+};
+
 std::string_view Trim(std::string_view text) {
   constexpr std::string_view kSpace = " \t\r\f\v";
   std::size_t start = text.find_first_not_of(kSpace);
@@ -342,6 +372,7 @@ Outcome ExecDriver::Check(const Deadline& deadline) {
                             "run " + program_ + ": " + ErrnoText(spawn_error));
   }
 
+  RunningGroups::Get().Add(pid);
   OutputBuffer output;
   bool reading = true;
   std::optional<siginfo_t> ended = PeekExit(pid);
@@ -361,6 +392,7 @@ Outcome ExecDriver::Check(const Deadline& deadline) {
   // Nothing the command started may outlive the check: after a timeout the
   // whole tree goes, and after an exit whatever it left in the background.
   ::kill(-pid, SIGKILL);
+  RunningGroups::Get().Remove(pid);
   if (!ReapGroup(pid, Clock::now() + kReapGrace)) {
     leftover_groups_.push_back(pid);
   }
@@ -409,6 +441,8 @@ std::shared_ptr<const DriverOptions> ParseExecOptions(NodeReader& reader) {
   if (reader.errors().errors().size() != errors_before) return nullptr;
   return std::make_shared<ExecOptions>(std::move(config));
 }
+
+void KillRunningCommands() { RunningGroups::Get().KillAll(); }
 
 void Register(DriverRegistry& registry) {
   registry.Register({std::string(kDriverName), &ParseExecOptions});

@@ -253,6 +253,38 @@ def test_sigint_also_drains(gate, tmp_path):
     assert g.proc.wait(10) == 0
 
 
+def test_check_commands_do_not_outlive_the_gate(gate, tmp_path):
+    # A check that hangs well past the drain: the gate leaves after the
+    # drain without waiting for it, and takes the command's whole group
+    # (the shell and its background child) along.
+    pids = tmp_path / "pids"
+    g = gate(f"""
+server: {{drain_delay: 100ms}}
+check: {{timeout: 60s}}
+backends:
+  - name: slow
+    driver: exec
+    command: ["/bin/sh", "-c", "sleep 1000 & echo $$ $! > {pids}; wait"]
+""")
+    end = time.monotonic() + 10
+    while time.monotonic() < end and not (pids.exists() and len(pids.read_text().split()) == 2):
+        time.sleep(0.02)
+    shell, child = (int(p) for p in pids.read_text().split())
+    g.signal(signal.SIGTERM)
+    assert g.proc.wait(10) == 0
+
+    def alive(pid):
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+        except FileNotFoundError:
+            return False
+    end = time.monotonic() + 5
+    while time.monotonic() < end and (alive(shell) or alive(child)):
+        time.sleep(0.05)
+    assert not alive(shell) and not alive(child), (shell, child)
+
+
 def test_oversized_header_and_garbage(gate, tmp_path):
     store = tmp_path / "store"
     store.mkdir()

@@ -71,6 +71,11 @@ class ExecDriver final : public Driver {
 // recorded errors.
 std::shared_ptr<const DriverOptions> ParseExecOptions(NodeReader& reader);
 
+// SIGKILLs the process group of every command running now, in every exec
+// driver: for a process about to leave without waiting for its attempts,
+// so that no check command outlives it.
+void KillRunningCommands();
+
 void Register(DriverRegistry& registry);
 
 }  // namespace bgate::drivers::exec
