@@ -43,8 +43,6 @@ back after exactly two passes; a flapping storage that fails every other
 check never takes the pod out of rotation.
 """
 
-import collections
-import json
 import os
 import pathlib
 import re
@@ -406,21 +404,51 @@ def resolver_answers_fast():
 
 
 class ObjectStoreMatrix:
-    """Builds the cells of one object-store driver. `backend(name, url,
-    tls)` makes its backend for a proxy URL; `upstream` is the real
-    server's plain port and `tls_upstream` the port for the TLS cells
-    (with `upstream_tls`: the peer speaks TLS there too)."""
+    """The cells of one object-store driver. `keys(url)` gives the driver's
+    keys for a proxy URL (besides name, driver, the store and ca_file);
+    `store_key` names the key of the bucket/container, made on the real
+    server with `create_store(name)` and removed with `delete_store(name)`.
+    `upstream` is the real server's plain port and `tls_upstream` the one
+    the TLS cells front (with `upstream_tls`: the peer speaks TLS there)."""
 
-    def __init__(self, driver, backend, upstream, errors, listing, tls_material, tmp,
-                 delete_store, create_store, tls_upstream=None, upstream_tls=False):
-        self.driver, self.make_backend = driver, backend
+    def __init__(self, driver, prefix, keys, store_key, create_store, delete_store, upstream,
+                 errors, listing, tls_material, tmp, unique_name, tls_upstream=None,
+                 upstream_tls=False):
+        self.driver, self.prefix, self.keys = driver, prefix, keys
+        self.store_key = store_key
+        self.create_store, self.delete_store = create_store, delete_store
         self.upstream, self.errors, self.listing = upstream, errors, listing
         self.tls = tls_material
         self.tls_upstream = tls_upstream or upstream
         self.upstream_tls = upstream_tls
-        self.delete_store, self.create_store = delete_store, create_store
+        self.unique_name = unique_name
+        self.stores = []
         self.proxies = []
         self.hosts = PrivateHosts(tmp) if IS_ROOT else None
+
+    def make_backend(self, fault, url, tls):
+        store = self.unique_name("fm")
+        self.create_store(store)
+        self.stores.append(store)
+        backend = {"name": f"{self.prefix}-{fault}", "driver": self.driver,
+                   self.store_key: store, "prefix": "gate/", **self.keys(f"{self.prefix}-{fault}", url)}
+        if tls:
+            backend["ca_file"] = str(self.tls.ca_cert)
+        return backend
+
+    def run(self, gate):
+        try:
+            cells = self.cells()
+            if self.hosts is None:
+                print("fault matrix: the DNS cell needs root (a private /etc/hosts); left out")
+            run_matrix(gate, self.driver, cells,
+                       gk.config(*[c.backend for c in cells], check=CHECK),
+                       wrapper=self.hosts.wrapper if self.hosts is not None else ())
+        finally:
+            for p in self.proxies:
+                p.stop()
+            for store in self.stores:
+                self.delete_store(store)
 
     def proxy(self, tls=False):
         if tls:
@@ -474,8 +502,9 @@ class ObjectStoreMatrix:
         # 404: the bucket/container is deleted on the real server.
         p = self.proxy()
         missing = self.make_backend("not-found", p.url, False)
+        store = missing[self.store_key]
         out.append(Cell("not-found", "404 bucket/container", missing,
-                        lambda: self.delete_store(missing), lambda: self.create_store(missing),
+                        lambda: self.delete_store(store), lambda: self.create_store(store),
                         "failed", "not_found", "deleted on the server"))
         if self.hosts is not None:
             p = self.proxy()
@@ -495,13 +524,6 @@ class ObjectStoreMatrix:
                             detail="cannot resolve host" if fast else None))
         return out
 
-    def wrapper(self):
-        return self.hosts.wrapper if self.hosts is not None else ()
-
-    def stop(self):
-        for p in self.proxies:
-            p.stop()
-
 
 def first_line(response):
     """How an injected answer shows in the table: status and error code."""
@@ -510,103 +532,37 @@ def first_line(response):
     return f"{status} {code.group(1).decode()}" if code else f"{status} (Swift)"
 
 
-def note_no_dns():
-    if not IS_ROOT:
-        print("fault matrix: the DNS cell needs root (a private /etc/hosts); left out")
-
-
 def test_s3_fault_matrix(gate, swift, tls_material, tmp_path, unique_name):
-    buckets = {}
-
-    def backend(fault, url, tls):
-        name = f"s3-{fault}"
-        bucket = buckets.setdefault(name, unique_name("fm"))
-        swift.create_bucket(bucket)
-        b = {"name": name, "driver": "s3", "endpoint": url, "region": swift.region,
-             "bucket": bucket, "prefix": "gate/", "path_style": True,
-             "access_key_id_file": gk.write_secret(tmp_path / f"{name}-id", swift.s3_access_key),
-             "secret_access_key_file": gk.write_secret(tmp_path / f"{name}-secret",
-                                                       swift.s3_secret_key)}
-        if tls:
-            b["ca_file"] = str(tls_material.ca_cert)
-        return b
-
-    m = ObjectStoreMatrix("s3", backend, swift.proxy_port, s3_errors(), b"list-type=2",
-                          tls_material, tmp_path,
-                          lambda b: swift.delete_bucket(b["bucket"]),
-                          lambda b: swift.create_bucket(b["bucket"]))
-    try:
-        cells = m.cells()
-        note_no_dns()
-        run_matrix(gate, "s3", cells, gk.config(*[c.backend for c in cells], check=CHECK),
-                   wrapper=m.wrapper())
-    finally:
-        m.stop()
-        for bucket in buckets.values():
-            swift.delete_bucket(bucket)
+    def keys(name, url):
+        return {"endpoint": url, "region": swift.region, "path_style": True,
+                "access_key_id_file": gk.write_secret(tmp_path / f"{name}-id",
+                                                      swift.s3_access_key),
+                "secret_access_key_file": gk.write_secret(tmp_path / f"{name}-secret",
+                                                          swift.s3_secret_key)}
+    ObjectStoreMatrix("s3", "s3", keys, "bucket", swift.create_bucket, swift.delete_bucket,
+                      swift.proxy_port, s3_errors(), b"list-type=2", tls_material, tmp_path,
+                      unique_name).run(gate)
 
 
 def test_swift_fault_matrix(gate, swift, tls_material, tmp_path, unique_name):
-    containers = {}
-
-    def backend(fault, url, tls):
-        name = f"swift-{fault}"
-        container = containers.setdefault(name, unique_name("fm"))
-        swift.create_container(container)
-        b = {"name": name, "driver": "swift", "auth_url": f"{url}/auth/v1.0", "auth_version": 1,
-             "username": swift.user,
-             "password_file": gk.write_secret(tmp_path / f"{name}-password", swift.key),
-             "container": container, "prefix": "gate/"}
-        if tls:
-            b["ca_file"] = str(tls_material.ca_cert)
-        return b
-
+    def keys(name, url):
+        return {"auth_url": f"{url}/auth/v1.0", "auth_version": 1, "username": swift.user,
+                "password_file": gk.write_secret(tmp_path / f"{name}-password", swift.key)}
     # The TLS cells front Swift's own TLS proxy, whose tempauth hands out
     # https storage URLs (for the proxy's address: the Host header).
-    m = ObjectStoreMatrix("swift", backend, swift.proxy_port, swift_errors(), b"format=json",
-                          tls_material, tmp_path,
-                          lambda b: swift.delete_container(b["container"]),
-                          lambda b: swift.create_container(b["container"]),
-                          tls_upstream=swift.tls_proxy_port, upstream_tls=True)
-    try:
-        cells = m.cells()
-        note_no_dns()
-        run_matrix(gate, "swift", cells, gk.config(*[c.backend for c in cells], check=CHECK),
-                   wrapper=m.wrapper())
-    finally:
-        m.stop()
-        for container in containers.values():
-            swift.delete_container(container)
+    ObjectStoreMatrix("swift", "swift", keys, "container", swift.create_container,
+                      swift.delete_container, swift.proxy_port, swift_errors(), b"format=json",
+                      tls_material, tmp_path, unique_name, tls_upstream=swift.tls_proxy_port,
+                      upstream_tls=True).run(gate)
 
 
 def test_azure_blob_fault_matrix(gate, azurite, tls_material, tmp_path, unique_name):
-    containers = {}
-
-    def backend(fault, url, tls):
-        name = f"azure-{fault}"
-        container = containers.setdefault(name, unique_name("fm"))
-        azurite.create_container(container)
-        b = {"name": name, "driver": "azure_blob", "account": azurite.account,
-             "container": container, "prefix": "gate/",
-             "endpoint": azurite.endpoint_for(url),
-             "account_key_file": gk.write_secret(tmp_path / f"{name}-key", azurite.key)}
-        if tls:
-            b["ca_file"] = str(tls_material.ca_cert)
-        return b
-
-    m = ObjectStoreMatrix("azure_blob", backend, azurite.port, azure_errors(), b"comp=list",
-                          tls_material, tmp_path,
-                          lambda b: azurite.delete_container(b["container"]),
-                          lambda b: azurite.create_container(b["container"]))
-    try:
-        cells = m.cells()
-        note_no_dns()
-        run_matrix(gate, "azure_blob", cells,
-                   gk.config(*[c.backend for c in cells], check=CHECK), wrapper=m.wrapper())
-    finally:
-        m.stop()
-        for container in containers.values():
-            azurite.delete_container(container)
+    def keys(name, url):
+        return {"account": azurite.account, "endpoint": azurite.endpoint_for(url),
+                "account_key_file": gk.write_secret(tmp_path / f"{name}-key", azurite.key)}
+    ObjectStoreMatrix("azure_blob", "azure", keys, "container", azurite.create_container,
+                      azurite.delete_container, azurite.port, azure_errors(), b"comp=list",
+                      tls_material, tmp_path, unique_name).run(gate)
 
 
 # -- posix ---------------------------------------------------------------------
