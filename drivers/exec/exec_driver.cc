@@ -10,14 +10,16 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <mutex>
 #include <chrono>
 #include <cstdlib>
+#include <mutex>
 #include <optional>
 #include <ratio>
 #include <system_error>
 #include <thread>
 #include <utility>
+
+#include "bgate/drivers/scoped_fd.h"
 
 namespace bgate::drivers::exec {
 namespace {
@@ -41,23 +43,6 @@ constexpr std::string_view kDefaultPath = "/bin:/usr/bin";
 std::string ErrnoText(int error) {
   return std::generic_category().message(error);
 }
-
-class ScopedFd {
- public:
-  explicit ScopedFd(int fd) : fd_(fd) {}
-  ScopedFd(const ScopedFd&) = delete;
-  ScopedFd& operator=(const ScopedFd&) = delete;
-  ~ScopedFd() { Reset(); }
-
-  int get() const { return fd_; }
-  void Reset() {
-    if (fd_ >= 0) ::close(fd_);
-    fd_ = -1;
-  }
-
- private:
-  int fd_;
-};
 
 // Errors that say the command itself is wrong, which no retry will fix.
 bool IsMisconfiguration(int error) {

@@ -482,19 +482,11 @@ namespace {
 // Printable UTF-8 with no control characters (tab included: no credential
 // format uses it, and it would fold inside an HTTP header).
 bool ValidSecretText(std::string_view text) {
-  std::size_t i = 0;
-  while (i < text.size()) {
-    const auto c = static_cast<unsigned char>(text[i]);
-    if (c < 0x20 || c == 0x7f) return false;
-    std::size_t len = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3
-                                   : (c >> 3) == 0x1E ? 4 : 0;
-    if (len == 0 || i + len > text.size()) return false;
-    for (std::size_t k = 1; k < len; ++k) {
-      if ((static_cast<unsigned char>(text[i + k]) & 0xC0) != 0x80) return false;
-    }
-    i += len;
-  }
-  return true;
+  const bool control = std::any_of(text.begin(), text.end(), [](char ch) {
+    const auto c = static_cast<unsigned char>(ch);
+    return c < 0x20 || c == 0x7f;
+  });
+  return !control && !FirstInvalidUtf8(text);
 }
 
 }  // namespace

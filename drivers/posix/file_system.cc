@@ -8,30 +8,10 @@
 
 #include <cerrno>
 
+#include "bgate/drivers/scoped_fd.h"
+
 namespace bgate::drivers::posix {
 namespace {
-
-// Closes on every return path. close() errors matter only after writing,
-// where WriteFileSync checks them itself.
-class ScopedFd {
- public:
-  explicit ScopedFd(int fd) : fd_(fd) {}
-  ScopedFd(const ScopedFd&) = delete;
-  ScopedFd& operator=(const ScopedFd&) = delete;
-  ~ScopedFd() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-
-  int get() const { return fd_; }
-  int Release() {
-    int fd = fd_;
-    fd_ = -1;
-    return fd;
-  }
-
- private:
-  int fd_;
-};
 
 int OpenRetrying(const std::string& path, int flags, mode_t mode = 0) {
   int fd;

@@ -230,27 +230,6 @@ void CheckRequired(const Config& config, const std::set<std::string>& names,
   }
 }
 
-bool ValidUtf8(std::string_view s, std::size_t& bad_offset) {
-  std::size_t i = 0;
-  while (i < s.size()) {
-    unsigned char c = static_cast<unsigned char>(s[i]);
-    std::size_t len = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3
-                                   : (c >> 3) == 0x1E ? 4 : 0;
-    if (len == 0 || i + len > s.size()) {
-      bad_offset = i;
-      return false;
-    }
-    for (std::size_t k = 1; k < len; ++k) {
-      if ((static_cast<unsigned char>(s[i + k]) & 0xC0) != 0x80) {
-        bad_offset = i;
-        return false;
-      }
-    }
-    i += len;
-  }
-  return true;
-}
-
 }  // namespace
 
 std::string_view RestartPolicyName(RestartPolicy policy) {
@@ -432,9 +411,8 @@ ConfigResult LoadConfigFile(const std::string& path,
     }
   }
   ::close(fd);
-  std::size_t bad = 0;
-  if (!ValidUtf8(text, bad)) {
-    return fail("not valid UTF-8 (byte offset " + std::to_string(bad) + ")");
+  if (auto bad = drivers::FirstInvalidUtf8(text)) {
+    return fail("not valid UTF-8 (byte offset " + std::to_string(*bad) + ")");
   }
   if (text.find_first_not_of(" \t\r\n") == std::string::npos) {
     return fail("empty");

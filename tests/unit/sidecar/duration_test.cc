@@ -32,6 +32,31 @@ TEST(DurationTest, FormatsBackToAParsableSpelling) {
   EXPECT_EQ(FormatDuration(90s), "1m30s");
 }
 
+TEST(Utf8Test, AcceptsWellFormedText) {
+  EXPECT_EQ(FirstInvalidUtf8(""), std::nullopt);
+  EXPECT_EQ(FirstInvalidUtf8("plain ascii"), std::nullopt);
+  // 2-, 3- and 4-byte sequences at the edges of their ranges.
+  EXPECT_EQ(FirstInvalidUtf8("\xC2\x80 \xDF\xBF \xE0\xA0\x80 \xED\x9F\xBF "
+                             "\xEE\x80\x80 \xF0\x90\x80\x80 \xF4\x8F\xBF\xBF"),
+            std::nullopt);
+  EXPECT_EQ(FirstInvalidUtf8("gr\xC3\xBC\xC3\x9F \xE2\x82\xAC"), std::nullopt);
+}
+
+TEST(Utf8Test, NamesTheFirstBadByte) {
+  EXPECT_EQ(FirstInvalidUtf8("ab\xFF"), 2u);                // never in UTF-8
+  EXPECT_EQ(FirstInvalidUtf8("a\x80"), 1u);                 // lone continuation
+  EXPECT_EQ(FirstInvalidUtf8("a\xC3"), 1u);                 // cut short
+  EXPECT_EQ(FirstInvalidUtf8("a\xE2\x82"), 1u);            // cut short
+  EXPECT_EQ(FirstInvalidUtf8("\xC3("), 0u);                 // bad continuation
+  EXPECT_EQ(FirstInvalidUtf8("\xC0\xAF"), 0u);             // overlong '/'
+  EXPECT_EQ(FirstInvalidUtf8("\xE0\x80\xAF"), 0u);        // overlong
+  EXPECT_EQ(FirstInvalidUtf8("\xF0\x80\x80\xAF"), 0u);   // overlong
+  EXPECT_EQ(FirstInvalidUtf8("x\xED\xA0\x80"), 1u);       // surrogate U+D800
+  EXPECT_EQ(FirstInvalidUtf8("\xF4\x90\x80\x80"), 0u);   // above U+10FFFF
+  EXPECT_EQ(FirstInvalidUtf8("\xF5\x80\x80\x80"), 0u);
+  EXPECT_EQ(FirstInvalidUtf8("ok\xE2\x82\xAC\xE2\x28\xA1"), 5u);
+}
+
 TEST(SanitizeDetailTest, OneLineCappedAndUtf8Safe) {
   EXPECT_EQ(SanitizeDetail("a\nb\r\n\tc"), "a b c");
   EXPECT_EQ(SanitizeDetail("\x1b[31mred"), "[31mred");

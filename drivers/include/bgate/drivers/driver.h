@@ -69,6 +69,11 @@ struct Outcome {
 // Folds a human detail into one printable line of at most `cap` bytes.
 std::string SanitizeDetail(std::string_view text, std::size_t cap = 256);
 
+// The byte offset of the first byte of `text` that does not start a
+// well-formed UTF-8 sequence (RFC 3629: no overlong forms, no surrogates,
+// nothing above U+10FFFF), or nullopt when all of it is UTF-8.
+std::optional<std::size_t> FirstInvalidUtf8(std::string_view text);
+
 // One storage protocol. A driver knows its protocol and nothing else: no
 // threads, retries, metrics or logging policy. Not thread-safe: the supervisor
 // calls one method at a time for a given driver, Setup until it succeeds (and
