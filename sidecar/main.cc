@@ -85,9 +85,12 @@ std::optional<sidecar::Config> LoadConfig(const Flags& flags,
     }
   }
   if (!result.config) {
-    std::fprintf(stderr, "backup-gate: invalid configuration (%zu %s):\n",
+    // Field paths are relative to the file: name it.
+    const std::string where =
+        flags.config_path.empty() ? "" : " in " + flags.config_path;
+    std::fprintf(stderr, "backup-gate: invalid configuration (%zu %s)%s:\n",
                  result.errors.size(),
-                 result.errors.size() == 1 ? "error" : "errors");
+                 result.errors.size() == 1 ? "error" : "errors", where.c_str());
     for (const auto& e : result.errors) std::fprintf(stderr, "  %s\n", e.c_str());
     return std::nullopt;
   }

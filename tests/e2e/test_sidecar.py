@@ -212,10 +212,16 @@ backends:
                  ["validate", "--config", str(bad)]):
         r = run_cli(args, tmp_path)
         assert r.returncode == 2, (args, r.stderr)
+        assert f"invalid configuration (4 errors) in {bad}:" in r.stderr, r.stderr
         for field in ('check.timeout: "10q" is not a duration', "backends[0].path: is required",
                       'backends[1].check.interval: "soon" is not a duration',
                       'readiness.required[0]: "ghost" is not the name of a backend'):
             assert field in r.stderr, (field, r.stderr)
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("backends:\n  - name: [unclosed\n")
+    r = run_cli(["validate", "--config", str(broken)], tmp_path)
+    assert r.returncode == 2 and f"in {broken}:" in r.stderr, r.stderr
+    assert "invalid YAML at line 3, column 1" in r.stderr, r.stderr  # where yaml-cpp gave up
     empty = tmp_path / "empty.yaml"
     empty.write_text("server: {address: '127.0.0.1:0'}\n")
     r = run_cli(["validate", "--config", str(empty)], tmp_path)
