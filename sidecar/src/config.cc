@@ -6,6 +6,7 @@
 
 #include <signal.h>
 
+#include <algorithm>
 #include <array>
 #include <cerrno>
 #include <charconv>
@@ -230,6 +231,37 @@ void CheckRequired(const Config& config, const std::set<std::string>& names,
   }
 }
 
+// YAML says the keys of a mapping are unique, yet yaml-cpp keeps every
+// pair and lookups find the first: a key repeated further down a file would
+// be ignored without a word. Reports each repetition with its field path.
+void FindDuplicateKeys(const YAML::Node& node, const std::string& path,
+                       ErrorList& errors) {
+  if (node.IsSequence()) {
+    for (std::size_t i = 0; i < node.size(); ++i) {
+      FindDuplicateKeys(node[i], path + "[" + std::to_string(i) + "]", errors);
+    }
+    return;
+  }
+  if (!node.IsMap()) return;
+  std::vector<std::pair<std::string, int>> seen;  // key, line
+  for (const auto& pair : node) {
+    if (!pair.first.IsScalar()) continue;  // the reader rejects those
+    const std::string key = pair.first.Scalar();
+    const std::string field = path.empty() ? key : path + "." + key;
+    const int line = pair.first.Mark().line + 1;
+    auto first = std::find_if(seen.begin(), seen.end(),
+                              [&](const auto& s) { return s.first == key; });
+    if (first != seen.end()) {
+      errors.Add(field, "duplicate key (line " + std::to_string(line) +
+                            "; first at line " + std::to_string(first->second) +
+                            ")");
+      continue;
+    }
+    seen.emplace_back(key, line);
+    FindDuplicateKeys(pair.second, field, errors);
+  }
+}
+
 }  // namespace
 
 std::string_view RestartPolicyName(RestartPolicy policy) {
@@ -317,6 +349,7 @@ ConfigResult ParseConfig(std::string_view yaml,
                             std::to_string(e.mark.column + 1) + ": " + e.msg);
     return result;
   }
+  FindDuplicateKeys(root, "", errors);
   Config config;
   NodeReader top(root, "", errors);
   if (!top.IsMapping()) {

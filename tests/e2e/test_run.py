@@ -238,7 +238,12 @@ def test_forwarded_signal_ignored_is_followed_by_sigkill(gate, tmp_path, worker)
     store.mkdir()
     g = gate(config(store), extra_args=worker.args("--ignore-term"))
     wait_for(worker.alive, 10, "heartbeat", g)
+    assert g.get("/readyz")[0] == 200
     g.signal(signal.SIGTERM)
+    # Out of rotation at once, while the worker still runs out its
+    # stop_timeout and the probes keep answering.
+    g.wait_status("/readyz", 503, limit=0.5)
+    assert worker.alive() and g.get("/livez")[0] == 200
     assert finish(g, 10) == 137
     assert g.events(event="worker_signal", signal="SIGKILL")
 

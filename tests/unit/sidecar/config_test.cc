@@ -163,6 +163,32 @@ TEST(ConfigTest, ZeroBackendsIsAnError) {
   EXPECT_THAT(Errors("backends: {a: 1}\n"), Contains(HasSubstr("backends: must be a list")));
 }
 
+TEST(ConfigTest, DuplicateKeysAreErrorsWhereverTheyAre) {
+  // yaml-cpp would keep the first and ignore the rest without a word.
+  auto errors = Errors(R"(check: {interval: 1s}
+check: {interval: 5s}
+backends:
+  - {name: a, driver: posix, path: /x, path: /y}
+  - name: b
+    driver: posix
+    path: /z
+    check:
+      timeout: 1s
+      timeout: 2s
+)");
+  EXPECT_THAT(errors, Contains("check: duplicate key (line 2; first at line 1)"));
+  EXPECT_THAT(errors, Contains(HasSubstr("backends[0].path: duplicate key (line 4;")));
+  EXPECT_THAT(errors,
+              Contains("backends[1].check.timeout: duplicate key (line 10; first at line 9)"));
+  EXPECT_EQ(errors.size(), 3u);
+  // The same key in different mappings is no repetition.
+  EXPECT_TRUE(Parse(R"(check: {timeout: 1s}
+backends:
+  - {name: a, driver: posix, path: /x, check: {timeout: 2s}}
+  - {name: b, driver: posix, path: /y, check: {timeout: 3s}}
+)").config.has_value());
+}
+
 TEST(ConfigTest, MissingNameAndDriver) {
   auto errors = Errors("backends:\n  - path: /x\n");
   EXPECT_THAT(errors, Contains(HasSubstr("backends[0].name: is required")));
