@@ -78,18 +78,17 @@ def test_server_stopped_while_ready_then_restarted(azurite, container, tmp_path,
     gk.outage_and_recovery(gate, cfg, NAME, azurite.stop, azurite.start)
 
 
-def unreachable_backend(tmp_path, base_url):
+def unreachable_backend(tmp_path, base_url, **keys):
     return {"name": NAME, "driver": "azure_blob", "account": "devstoreaccount1",
             "container": "nowhere", "endpoint": f"{base_url}/devstoreaccount1",
             "account_key_file": gk.write_secret(tmp_path / "key", "aXJyZWxldmFudA=="),
-            "write_probe": True}
+            "write_probe": True, **keys}
 
 
-def test_blackhole_times_out(blackhole, tmp_path):
-    run = gk.check(gk.one_shot(unreachable_backend(tmp_path, blackhole.url), timeout="2s"),
-                   tmp_path)
-    gk.expect(run, "failed", "timeout")
-    assert run.elapsed < 2.0 + 3.0, run.describe()
+@pytest.mark.parametrize("case", gk.UNREACHABLE_CASES)
+def test_unreachable(case, blackhole, refused_port, tmp_path, tls_material):
+    gk.unreachable_case(case, lambda url, **keys: unreachable_backend(tmp_path, url, **keys),
+                        tmp_path, blackhole, refused_port, tls_material)
 
 
 def test_blackhole_keeps_probe_fast_and_threads_bounded(blackhole, tmp_path, gate):
@@ -97,49 +96,11 @@ def test_blackhole_keeps_probe_fast_and_threads_bounded(blackhole, tmp_path, gat
                                NAME, blackhole)
 
 
-def test_blackhole_in_tls_handshake_times_out(blackhole, tmp_path, tls_material):
-    backend = unreachable_backend(tmp_path, blackhole.url.replace("http:", "https:"))
-    backend["ca_file"] = str(tls_material.ca_cert)
-    run = gk.check(gk.one_shot(backend, timeout="2s"), tmp_path)
-    gk.expect(run, "failed", "timeout")
-    assert run.elapsed < 2.0 + 3.0, run.describe()
-
-
-def test_connection_refused_is_unreachable(refused_port, tmp_path):
-    run = gk.check(gk.one_shot(unreachable_backend(tmp_path, refused_port.url)), tmp_path)
-    gk.expect(run, "failed", "unreachable")
-
-
-def test_tls_with_the_right_ca_is_ready(azurite, azurite_tls, container, tmp_path,
-                                        tls_material):
-    backend = azure(azurite, tmp_path, container,
-                    endpoint=azurite.endpoint_for(azurite_tls.url),
-                    ca_file=str(tls_material.ca_cert))
-    gk.expect(gk.check(gk.one_shot(backend), tmp_path), "ready")
-
-
-def test_tls_with_a_wrong_ca_is_unreachable(azurite, azurite_tls, container, tmp_path,
-                                            tls_material):
-    backend = azure(azurite, tmp_path, container,
-                    endpoint=azurite.endpoint_for(azurite_tls.url),
-                    ca_file=str(tls_material.other_ca_cert))
-    row = gk.expect(gk.check(gk.one_shot(backend), tmp_path), "failed", "unreachable")
-    assert gk.TLS_WORDS.search(row["detail"]), row
-
-
-def test_tls_insecure_skip_verify_is_ready(azurite, azurite_tls, container, tmp_path):
-    backend = azure(azurite, tmp_path, container,
-                    endpoint=azurite.endpoint_for(azurite_tls.url), insecure_skip_verify=True)
-    gk.expect(gk.check(gk.one_shot(backend), tmp_path), "ready")
-
-
-def test_tls_expired_certificate_is_unreachable(azurite, container, tmp_path, tls_material,
-                                                tls_forwarder):
-    front = tls_forwarder(azurite.port, tls_material.expired_cert, tls_material.expired_key)
-    backend = azure(azurite, tmp_path, container, endpoint=azurite.endpoint_for(front.url),
-                    ca_file=str(tls_material.ca_cert))
-    row = gk.expect(gk.check(gk.one_shot(backend), tmp_path), "failed", "unreachable")
-    assert gk.TLS_WORDS.search(row["detail"]), row
+@pytest.mark.parametrize("case", gk.TLS_CASES)
+def test_tls(case, azurite, azurite_tls, container, tmp_path, tls_material, tls_forwarder):
+    gk.tls_case(case, lambda url, **keys: azure(
+        azurite, tmp_path, container, endpoint=azurite.endpoint_for(url), **keys),
+        azurite_tls.url, azurite.port, tmp_path, tls_material, tls_forwarder)
 
 
 def test_rotated_key_file_is_read_without_restart(azurite, container, tmp_path, gate):

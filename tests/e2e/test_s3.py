@@ -1,10 +1,14 @@
 """The s3 driver against a real S3 API that checks SigV4: OpenStack Swift's
 s3api middleware (peers.swift), started once per run."""
 
+import re
 import secrets
+import shutil
+import subprocess
 
 import pytest
 
+from conftest import BINARY
 from peers import gatekit as gk
 
 NAME = "objects"
@@ -81,11 +85,18 @@ def test_server_stopped_while_ready_then_restarted(swift, bucket, tmp_path, gate
     gk.outage_and_recovery(gate, cfg, NAME, swift.stop_proxy, swift.start_proxy)
 
 
-def test_blackhole_times_out(blackhole, tmp_path):
-    backend = s3_unreachable(tmp_path, blackhole.url)
-    run = gk.check(gk.one_shot(backend, timeout="2s"), tmp_path)
-    gk.expect(run, "failed", "timeout")
-    assert run.elapsed < 2.0 + 3.0, run.describe()
+def s3_unreachable(tmp_path, endpoint, **keys):
+    return {"name": NAME, "driver": "s3", "endpoint": endpoint, "region": "us-east-1",
+            "bucket": "nowhere", "path_style": True,
+            "access_key_id_file": gk.write_secret(tmp_path / "ak", "test:tester"),
+            "secret_access_key_file": gk.write_secret(tmp_path / "sk", "irrelevant-secret"),
+            "write_probe": True, **keys}
+
+
+@pytest.mark.parametrize("case", gk.UNREACHABLE_CASES)
+def test_unreachable(case, blackhole, refused_port, tmp_path, tls_material):
+    gk.unreachable_case(case, lambda url, **keys: s3_unreachable(tmp_path, url, **keys),
+                        tmp_path, blackhole, refused_port, tls_material)
 
 
 def test_blackhole_keeps_probe_fast_and_threads_bounded(blackhole, tmp_path, gate):
@@ -93,54 +104,10 @@ def test_blackhole_keeps_probe_fast_and_threads_bounded(blackhole, tmp_path, gat
                                blackhole)
 
 
-def test_blackhole_in_tls_handshake_times_out(blackhole, tmp_path, tls_material):
-    backend = s3_unreachable(tmp_path, blackhole.url.replace("http:", "https:"))
-    backend["ca_file"] = str(tls_material.ca_cert)
-    run = gk.check(gk.one_shot(backend, timeout="2s"), tmp_path)
-    gk.expect(run, "failed", "timeout")
-    assert run.elapsed < 2.0 + 3.0, run.describe()
-
-
-def test_connection_refused_is_unreachable(refused_port, tmp_path):
-    run = gk.check(gk.one_shot(s3_unreachable(tmp_path, refused_port.url)), tmp_path)
-    gk.expect(run, "failed", "unreachable")
-
-
-def s3_unreachable(tmp_path, endpoint):
-    return {"name": NAME, "driver": "s3", "endpoint": endpoint, "region": "us-east-1",
-            "bucket": "nowhere", "path_style": True,
-            "access_key_id_file": gk.write_secret(tmp_path / "ak", "test:tester"),
-            "secret_access_key_file": gk.write_secret(tmp_path / "sk", "irrelevant-secret"),
-            "write_probe": True}
-
-
-def test_tls_with_the_right_ca_is_ready(swift, bucket, tmp_path, tls_material):
-    backend = s3(swift, tmp_path, bucket, endpoint=swift.tls_s3_endpoint,
-                 ca_file=str(tls_material.ca_cert))
-    gk.expect(gk.check(gk.one_shot(backend), tmp_path), "ready")
-
-
-def test_tls_with_a_wrong_ca_is_unreachable(swift, bucket, tmp_path, tls_material):
-    backend = s3(swift, tmp_path, bucket, endpoint=swift.tls_s3_endpoint,
-                 ca_file=str(tls_material.other_ca_cert))
-    row = gk.expect(gk.check(gk.one_shot(backend), tmp_path), "failed", "unreachable")
-    assert gk.TLS_WORDS.search(row["detail"]), row
-
-
-def test_tls_insecure_skip_verify_is_ready(swift, bucket, tmp_path):
-    backend = s3(swift, tmp_path, bucket, endpoint=swift.tls_s3_endpoint,
-                 insecure_skip_verify=True)
-    gk.expect(gk.check(gk.one_shot(backend), tmp_path), "ready")
-
-
-def test_tls_expired_certificate_is_unreachable(swift, bucket, tmp_path, tls_material,
-                                                tls_forwarder):
-    front = tls_forwarder(swift.proxy_port, tls_material.expired_cert,
-                          tls_material.expired_key)
-    backend = s3(swift, tmp_path, bucket, endpoint=front.url,
-                 ca_file=str(tls_material.ca_cert))
-    row = gk.expect(gk.check(gk.one_shot(backend), tmp_path), "failed", "unreachable")
-    assert gk.TLS_WORDS.search(row["detail"]), row
+@pytest.mark.parametrize("case", gk.TLS_CASES)
+def test_tls(case, swift, bucket, tmp_path, tls_material, tls_forwarder):
+    gk.tls_case(case, lambda url, **keys: s3(swift, tmp_path, bucket, endpoint=url, **keys),
+                swift.tls_s3_endpoint, swift.proxy_port, tmp_path, tls_material, tls_forwarder)
 
 
 def test_rotated_secret_file_is_read_without_restart(swift, bucket, tmp_path, gate):

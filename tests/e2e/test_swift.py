@@ -70,18 +70,17 @@ def test_server_stopped_while_ready_then_restarted(swift, container, tmp_path, g
     gk.outage_and_recovery(gate, cfg, NAME, swift.stop_proxy, swift.start_proxy)
 
 
-def unreachable_backend(tmp_path, base_url):
+def unreachable_backend(tmp_path, base_url, **keys):
     return {"name": NAME, "driver": "swift", "auth_url": f"{base_url}/auth/v1.0",
             "auth_version": 1, "username": "test:tester",
             "password_file": gk.write_secret(tmp_path / "password", "irrelevant-secret"),
-            "container": "nowhere", "write_probe": True}
+            "container": "nowhere", "write_probe": True, **keys}
 
 
-def test_blackhole_times_out(blackhole, tmp_path):
-    run = gk.check(gk.one_shot(unreachable_backend(tmp_path, blackhole.url), timeout="2s"),
-                   tmp_path)
-    gk.expect(run, "failed", "timeout")
-    assert run.elapsed < 2.0 + 3.0, run.describe()
+@pytest.mark.parametrize("case", gk.UNREACHABLE_CASES)
+def test_unreachable(case, blackhole, refused_port, tmp_path, tls_material):
+    gk.unreachable_case(case, lambda url, **keys: unreachable_backend(tmp_path, url, **keys),
+                        tmp_path, blackhole, refused_port, tls_material)
 
 
 def test_blackhole_keeps_probe_fast_and_threads_bounded(blackhole, tmp_path, gate):
@@ -89,48 +88,13 @@ def test_blackhole_keeps_probe_fast_and_threads_bounded(blackhole, tmp_path, gat
                                NAME, blackhole)
 
 
-def test_blackhole_in_tls_handshake_times_out(blackhole, tmp_path, tls_material):
-    backend = unreachable_backend(tmp_path, blackhole.url.replace("http:", "https:"))
-    backend["ca_file"] = str(tls_material.ca_cert)
-    run = gk.check(gk.one_shot(backend, timeout="2s"), tmp_path)
-    gk.expect(run, "failed", "timeout")
-    assert run.elapsed < 2.0 + 3.0, run.describe()
-
-
-def test_connection_refused_is_unreachable(refused_port, tmp_path):
-    run = gk.check(gk.one_shot(unreachable_backend(tmp_path, refused_port.url)), tmp_path)
-    gk.expect(run, "failed", "unreachable")
-
-
-def test_tls_with_the_right_ca_is_ready(swift, container, tmp_path, tls_material):
-    # The TLS proxy hands out an https storage URL on itself, so every
+@pytest.mark.parametrize("case", gk.TLS_CASES)
+def test_tls(case, swift, container, tmp_path, tls_material, tls_forwarder):
+    # Swift's TLS proxy hands out an https storage URL on itself, so every
     # request (auth and storage) goes over TLS.
-    backend = swift_backend(swift, tmp_path, container, auth_url=swift.tls_auth_url,
-                            ca_file=str(tls_material.ca_cert))
-    gk.expect(gk.check(gk.one_shot(backend), tmp_path), "ready")
-
-
-def test_tls_with_a_wrong_ca_is_unreachable(swift, container, tmp_path, tls_material):
-    backend = swift_backend(swift, tmp_path, container, auth_url=swift.tls_auth_url,
-                            ca_file=str(tls_material.other_ca_cert))
-    row = gk.expect(gk.check(gk.one_shot(backend), tmp_path), "failed", "unreachable")
-    assert gk.TLS_WORDS.search(row["detail"]), row
-
-
-def test_tls_insecure_skip_verify_is_ready(swift, container, tmp_path):
-    backend = swift_backend(swift, tmp_path, container, auth_url=swift.tls_auth_url,
-                            insecure_skip_verify=True)
-    gk.expect(gk.check(gk.one_shot(backend), tmp_path), "ready")
-
-
-def test_tls_expired_certificate_is_unreachable(swift, container, tmp_path, tls_material,
-                                                tls_forwarder):
-    front = tls_forwarder(swift.proxy_port, tls_material.expired_cert,
-                          tls_material.expired_key)
-    backend = swift_backend(swift, tmp_path, container, auth_url=f"{front.url}/auth/v1.0",
-                            ca_file=str(tls_material.ca_cert))
-    row = gk.expect(gk.check(gk.one_shot(backend), tmp_path), "failed", "unreachable")
-    assert gk.TLS_WORDS.search(row["detail"]), row
+    gk.tls_case(case, lambda url, **keys: swift_backend(
+        swift, tmp_path, container, auth_url=f"{url}/auth/v1.0", **keys),
+        swift.tls_url, swift.proxy_port, tmp_path, tls_material, tls_forwarder)
 
 
 def test_rotated_password_file_is_read_without_restart(swift, container, tmp_path, gate):

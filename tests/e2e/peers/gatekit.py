@@ -256,3 +256,50 @@ def rotation_without_restart(gate, config_text, name, rotate):
     g.wait_status("/readyz", 200, limit=1.0 + 1.0 + 10.0)
     assert g.proc.pid == pid and g.proc.poll() is None
     return g
+
+
+# One-shot cases every object-store driver goes through. `backend_at(url,
+# **keys)` makes the driver's backend with its requests going to `url`.
+
+UNREACHABLE_CASES = ["blackhole", "blackhole in the TLS handshake", "connection refused"]
+
+
+def unreachable_case(case, backend_at, tmp_path, blackhole, refused_port, tls_material):
+    """A peer that never answers (plain or in the TLS handshake) ->
+    `timeout` by the deadline; a refused port -> `unreachable`."""
+    if case == "connection refused":
+        expect(check(one_shot(backend_at(refused_port.url)), tmp_path), "failed", "unreachable")
+        return
+    if case == "blackhole":
+        backend = backend_at(blackhole.url)
+    else:
+        backend = backend_at(blackhole.url.replace("http:", "https:"),
+                             ca_file=str(tls_material.ca_cert))
+    run = check(one_shot(backend, timeout="2s"), tmp_path)
+    expect(run, "failed", "timeout")
+    assert run.elapsed < 2.0 + 3.0, run.describe()
+
+
+TLS_CASES = ["right CA", "wrong CA", "insecure_skip_verify", "expired certificate"]
+
+
+def tls_case(case, backend_at, tls_url, plain_port, tmp_path, tls_material, tls_forwarder):
+    """TLS to the real server at `tls_url`: trusted through `ca_file` or
+    with verification off -> ready; a CA that did not sign it, or a front
+    on `plain_port` with an expired certificate -> `unreachable`, the detail
+    naming TLS."""
+    if case == "right CA":
+        backend = backend_at(tls_url, ca_file=str(tls_material.ca_cert))
+    elif case == "wrong CA":
+        backend = backend_at(tls_url, ca_file=str(tls_material.other_ca_cert))
+    elif case == "insecure_skip_verify":
+        backend = backend_at(tls_url, insecure_skip_verify=True)
+    else:
+        front = tls_forwarder(plain_port, tls_material.expired_cert, tls_material.expired_key)
+        backend = backend_at(front.url, ca_file=str(tls_material.ca_cert))
+    run = check(one_shot(backend), tmp_path)
+    if case in ("right CA", "insecure_skip_verify"):
+        expect(run, "ready")
+    else:
+        row = expect(run, "failed", "unreachable")
+        assert TLS_WORDS.search(row["detail"]), row
