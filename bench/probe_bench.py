@@ -6,8 +6,9 @@ it is measured, and writes bench/RESULTS.md (figures, peer, ratios, machine,
 targets and whether each is met).
 
 Method
-  * The binary is copied into a temporary directory first (after `--version`
-    succeeds on the copy), so a rebuild during the run cannot mix two builds.
+  * The binary (and its object-store module) is copied into a temporary
+    directory first (after `--version` succeeds on the copy), so a rebuild
+    during the run cannot mix two builds.
   * Servers (backup-gate, the exporter) run under `taskset -c 0`; wrk runs
     under `taskset -c 1` with one thread and --latency, and this script itself
     (its pollers and the blackhole listener) is pinned to CPU 1 as well.
@@ -321,11 +322,18 @@ class Blackhole:
 
 
 def snapshot_binary(src, dest, wait=120.0):
-    """Copies the binary once it exists and runs (it may be being rebuilt)."""
+    """Copies the binary once it exists and runs (it may be being rebuilt),
+    with its object-store module: the binary finds the module at
+    $ORIGIN/../lib/backup-gate, so DEST is DIR/bin/backup-gate."""
     deadline = time.monotonic() + wait
+    module_dir = pathlib.Path(src).resolve().parent.parent / "lib" / "backup-gate"
     while True:
         try:
+            pathlib.Path(dest).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(src, dest)
+            if module_dir.is_dir():
+                shutil.copytree(module_dir, pathlib.Path(dest).parent.parent / "lib" / "backup-gate",
+                                dirs_exist_ok=True)
             out = subprocess.run([str(dest), "--version"], capture_output=True, text=True, timeout=10)
             if out.returncode == 0:
                 return out.stdout.strip()
@@ -635,6 +643,10 @@ class Bench:
         try:
             self.confirm_all_timeout(g, HANG_BACKENDS)
             log(f"  confirmed: all {HANG_BACKENDS} backends failed: timeout")
+            # With s3 backends the object-store module and its libraries are
+            # loaded and the HTTP client's pool runs: what such a gate costs.
+            hang_rss = rss_kib(g.pid)
+            log(f"  RSS with these backends: {hang_rss / 1024:.1f} MiB")
             rows = []
             for conns in (1, 32):
                 runs = [wrk(port, "/readyz", conns, self.args.duration, expect=503) for _ in range(self.args.runs)]
@@ -656,6 +668,7 @@ class Bench:
                 log(f"  blackhole accepted {hole.accepted} connections, drained {hole.bytes} bytes")
                 hole.close()
         self.r["hang"] = {"what": what, "s3": s3, "rows": rows, "leftovers": len(leftovers),
+                          "rss": hang_rss,
                           "accepted": hole.accepted if hole else None}
 
     # 6
@@ -768,7 +781,7 @@ class Bench:
         self.started = time.monotonic()
         self.load_before = os.getloadavg()
         self.marks = []
-        self.binary = self.work / "backup-gate"
+        self.binary = self.work / "bin" / "backup-gate"
         self.version = snapshot_binary(a.binary, self.binary)
         self.peer_version = tool_version(["prometheus-blackbox-exporter", "--version"])
         self.wrk_version = tool_version(["wrk", "--version"])
@@ -873,6 +886,9 @@ class Bench:
               f"- Hanging: {h['what']}. `/readyz?verbose` showed every backend `failed: timeout` before and "
               "after the load; every answer was 503."
               + (f" The blackhole accepted {h['accepted']} connections." if h["accepted"] is not None else "")
+              + f" RSS of this gate{' (object-store module loaded)' if h['s3'] else ''}: "
+              f"{h['rss'] / 1024:.1f} MiB, against {r['idle_rss']['peer'] / 1024:.1f} MiB for the idle peer "
+              f"({ratio(h['rss'], r['idle_rss']['peer'])})."
               + (f" {h['leftovers']} `sleep 3600` check command(s) were still running after backup-gate exited "
                  "(the bench ended them)." if h["leftovers"] else ""),
               f"- Busy: {BUSY_BACKENDS} posix backends with `write_probe: true`, `interval: 100ms`; "
