@@ -123,11 +123,12 @@ VALID_CONFIG = b"""backends:
 
 def assert_one_line_error(err, path, reason):
     lines = [line for line in err.splitlines() if line.strip()]
-    naming = [line for line in lines if path in line]
-    assert len(naming) == 1, err
-    assert reason in naming[0], err
-    # A header line and the error, nothing else (no dump, no backtrace).
-    assert len(lines) <= 2, err
+    # A header line naming the file, and one error line naming it and the
+    # reason; nothing else (no dump, no backtrace).
+    assert len(lines) == 2, err
+    assert lines[0].startswith("backup-gate: invalid configuration (1 error) in ") \
+        and lines[0].endswith(f"{path}:"), err
+    assert path in lines[1] and reason in lines[1], err
 
 
 @pytest.mark.parametrize("command", ["validate", "check"])
