@@ -2,10 +2,14 @@
 #
 # Two stages, each with one job:
 #   build    compiles backup-gate on Debian 12 as CI does, with the packages of
-#            scripts/deps.sh (packaging/build-packages.txt), and strips it;
-#   runtime  Debian 12 slim with only the shared libraries the binary links
-#            (packaging/runtime-packages.txt), running as 65532:65532. The
-#            last stage, so the default target.
+#            scripts/deps.sh (packaging/build-packages.txt), and installs it
+#            stripped into /out: bin/backup-gate and lib/backup-gate/, the
+#            module of the s3, swift and azure_blob drivers, which the binary
+#            loads (through its rpath, $ORIGIN/../lib/backup-gate) only when
+#            a config names one of them;
+#   runtime  Debian 12 slim with only the shared libraries the binary and the
+#            module link (packaging/runtime-packages.txt), running as
+#            65532:65532. The last stage, so the default target.
 # scripts/rootfs-test.sh rebuilds the runtime stage in a debootstrap root from
 # the same package list and runs the binary in it as the same user.
 #
@@ -39,7 +43,7 @@ RUN cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release \
           -DBGATE_WERROR=ON -DBGATE_BUILD_TESTS=OFF \
           -DBGATE_REVISION="${REVISION}" \
     && cmake --build build --target backup-gate \
-    && install -D -s -m 0755 build/sidecar/backup-gate /out/backup-gate
+    && cmake --install build --prefix /out --strip
 
 # STAGE: runtime
 FROM ${DEBIAN_SLIM_IMAGE} AS runtime
@@ -57,9 +61,11 @@ RUN apt-get update \
        | DEBIAN_FRONTEND=noninteractive xargs apt-get install -y --no-install-recommends \
     && apt-get clean \
     && rm -rf /var/lib/apt/lists/* /tmp/runtime-packages.txt
-# Owned by root and mode 0755 (set by `install` in the build stage): the
-# runtime user can run the binary but not replace it.
-COPY --from=build --chown=0:0 /out/backup-gate /usr/local/bin/backup-gate
+# Owned by root and mode 0755 (set by `cmake --install` in the build stage):
+# the runtime user can run the binary and load the module but not replace
+# them. The module keeps its place relative to the binary.
+COPY --from=build --chown=0:0 /out/bin/backup-gate /usr/local/bin/backup-gate
+COPY --from=build --chown=0:0 /out/lib/backup-gate /usr/local/lib/backup-gate
 USER 65532:65532
 EXPOSE 8080
 ENTRYPOINT ["/usr/local/bin/backup-gate"]

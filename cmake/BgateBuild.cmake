@@ -41,6 +41,13 @@ if(BGATE_SANITIZE)
   endif()
 endif()
 
+# The object-store drivers' module (drivers/CMakeLists.txt): its name, and
+# its directory relative to the install prefix and to the build tree alike,
+# so that one executable rpath, $ORIGIN/../lib/backup-gate, finds it from
+# bin/backup-gate when installed and from build/sidecar/backup-gate.
+set(BGATE_OBJECT_STORES_NAME backup-gate-objectstores)
+set(BGATE_MODULE_DIR lib/backup-gate)
+
 # Version and revision for --version and backup_gate_build_info.
 # A -DBGATE_REVISION=... (image builds without .git) wins over git.
 set(BGATE_REVISION "" CACHE STRING "Source revision reported by --version")

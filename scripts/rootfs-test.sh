@@ -2,14 +2,17 @@
 # Proves the Dockerfile's runtime stage without a container engine:
 #   scripts/rootfs-test.sh [BINARY]        (default: build/sidecar/backup-gate)
 # Builds a Debian 12 minbase root with debootstrap, installs
-# packaging/runtime-packages.txt in it and the stripped binary (root-owned,
-# 0755) as the Dockerfile does, then, as uid/gid 65532 as the image runs:
-# --version; every linked library resolved and its package listed; the binary
-# and its directory not writable; `check` of a posix backend with a write
-# probe and of an s3 backend over https trusted through the root's system
-# trust store (ca-certificates); and the image's ENTRYPOINT+CMD serving
-# /readyz with the root file system read-only and the backup directory, the
-# state file and the config on "volumes". Also needs python3 and openssl.
+# packaging/runtime-packages.txt in it and, as the Dockerfile does, the
+# stripped binary and its object-store module (BINARY/../../lib/backup-gate/,
+# where the build puts it) at /usr/local/bin and /usr/local/lib/backup-gate,
+# root-owned, 0755; then, as uid/gid 65532 as the image runs: --version; every
+# library the binary or the module links resolved and its package listed;
+# neither of them nor their directories writable; `check` of a posix backend
+# with a write probe and of an s3 backend over https trusted through the
+# root's system trust store (ca-certificates), which loads the module; and the
+# image's ENTRYPOINT+CMD serving /readyz with the root file system read-only
+# and the backup directory, the state file and the config on "volumes". Also
+# needs python3 and openssl.
 # Needs root (debootstrap, chroot, mount); installs debootstrap if missing.
 # The mirror is the one this machine's APT sources use for bookworm
 # (BGATE_DEBIAN_MIRROR overrides it); BGATE_RUNTIME_PACKAGES names another
@@ -17,6 +20,7 @@
 set -euo pipefail
 root_dir=$(cd "$(dirname "$0")/.." && pwd)
 binary=${1:-$root_dir/build/sidecar/backup-gate}
+module=$(dirname "$binary")/../lib/backup-gate/libbackup-gate-objectstores.so
 packages_file=${BGATE_RUNTIME_PACKAGES:-$root_dir/packaging/runtime-packages.txt}
 suite=bookworm
 uid=65532
@@ -28,6 +32,7 @@ step() { echo "== $*"; }
 [ "$(id -u)" -eq 0 ] ||
   exec sudo --preserve-env=BGATE_DEBIAN_MIRROR,BGATE_RUNTIME_PACKAGES -- bash "$0" "$@"
 [ -x "$binary" ] || fail "no executable at $binary (build it, or pass its path)"
+[ -f "$module" ] || fail "no object-store module at $module (it is built with the binary)"
 
 # The first URI that this machine's APT sources (one-line or deb822) use for
 # the given suite.
@@ -135,17 +140,18 @@ t_install=$((SECONDS - t0))
 echo "debootstrap ${t_debootstrap}s, runtime packages ${t_install}s;" \
   "root $(du -smx "$root" | cut -f1) MiB"
 
-# The build stage's `install -s -m 0755` and COPY --chown=0:0.
+# The build stage's `cmake --install --strip` (root-owned, 0755) and
+# COPY --chown=0:0, the module where the binary's rpath finds it.
 bin=/usr/local/bin/backup-gate
+mod=/usr/local/lib/backup-gate/libbackup-gate-objectstores.so
 install -s -o root -g root -m 0755 "$binary" "$root$bin"
+install -D -s -o root -g root -m 0755 "$module" "$root$mod"
 echo "$binary: $(stat -c %s "$binary") bytes, stripped $(stat -c %s "$root$bin")"
+echo "$module: $(stat -c %s "$module") bytes, stripped $(stat -c %s "$root$mod")"
 
 step "libraries"
-libraries=$(chroot "$root" ldd "$bin" 2>&1) || true
-missing=$(awk '/not found/ { printf " %s", $1 }' <<<"$libraries")
-[ -z "$missing" ] || fail "libraries missing from the runtime root:$missing"
-# Every library the binary links directly must come from a listed package,
-# not by chance as a dependency of another one.
+# Every library the binary or the module links directly must come from a
+# listed package, not by chance as a dependency of another one.
 mapfile -t listed < <(sed 's/#.*//' "$packages_file" | xargs -n1)
 owner_of() {
   local path=$1 alt
@@ -154,13 +160,22 @@ owner_of() {
     chroot "$root" dpkg-query -S "$alt" 2>/dev/null ||
     chroot "$root" dpkg-query -S "$(chroot "$root" readlink -f "$path")"
 }
-needed=$(objdump -p "$root$bin" | awk '$1 == "NEEDED" { print $2 }')
 unlisted=()
-for soname in $needed; do
-  path=$(awk -v s="$soname" '$1 == s { print $3 }' <<<"$libraries")
-  package=$(owner_of "$path" | sed -n '1s/[:,].*//p')
-  printf '  %-32s %-50s %s\n' "$soname" "$path" "$package"
-  [[ " ${listed[*]} " == *" $package "* ]] || unlisted+=("$package ($soname)")
+for object in "$bin" "$mod"; do
+  echo "$object"
+  libraries=$(chroot "$root" ldd "$object" 2>&1) || true
+  missing=$(awk '/not found/ { printf " %s", $1 }' <<<"$libraries")
+  [ -z "$missing" ] || fail "libraries of $object missing from the runtime root:$missing"
+  needed=$(objdump -p "$root$object" | awk '$1 == "NEEDED" { print $2 }')
+  for soname in $needed; do
+    # "soname => path (address)", or "path (address)" for the loader.
+    path=$(awk -v s="$soname" '
+      $1 == s { print $3; exit }
+      $1 ~ /^\// { n = split($1, part, "/"); if (part[n] == s) { print $1; exit } }' <<<"$libraries")
+    package=$(owner_of "$path" | sed -n '1s/[:,].*//p')
+    printf '  %-32s %-50s %s\n' "$soname" "$path" "$package"
+    [[ " ${listed[*]} " == *" $package "* ]] || unlisted+=("$package ($soname)")
+  done
 done
 ((${#unlisted[@]} == 0)) || fail "not in $(basename "$packages_file"): ${unlisted[*]}"
 
@@ -169,11 +184,14 @@ step "--version as $uid:$uid"
   fail "not running as $uid:$uid only: $(as_user /usr/bin/id)"
 as_user "$bin" --version || fail "backup-gate --version"
 
-step "the binary is not writable by $uid"
-[ "$(stat -c '%u:%g %a' "$root$bin")" = "0:0 755" ] || fail "binary is $(stat -c '%u:%g %a' "$root$bin")"
-as_user /bin/sh -c "test ! -w $bin" || fail "$bin is writable by $uid"
-if as_user /bin/sh -c ": >> $bin" 2>/dev/null; then fail "$uid could open $bin for writing"; fi
-if as_user /bin/sh -c ": > /usr/local/bin/planted" 2>/dev/null; then fail "$uid can write into /usr/local/bin"; fi
+step "the binary and the module are not writable by $uid"
+for file in "$bin" "$mod"; do
+  [ "$(stat -c '%u:%g %a' "$root$file")" = "0:0 755" ] || fail "$file is $(stat -c '%u:%g %a' "$root$file")"
+  as_user /bin/sh -c "test ! -w $file" || fail "$file is writable by $uid"
+  if as_user /bin/sh -c ": >> $file" 2>/dev/null; then fail "$uid could open $file for writing"; fi
+  dir=$(dirname "$file")
+  if as_user /bin/sh -c ": > $dir/planted" 2>/dev/null; then fail "$uid can write into $dir"; fi
+done
 
 # An https endpoint on loopback whose certificate is signed by a CA that the
 # root trusts as an image derived from this one would: a file in
@@ -264,6 +282,8 @@ mount -o remount,bind,ro "$root/etc/backup-gate"
 mount -t proc proc "$root/proc"
 if as_user /bin/sh -c ': > /tmp/probe' 2>/dev/null; then fail "the root is not read-only"; fi
 
+# The s3 backend makes the binary load its module: with RTLD_NOW, so a
+# library or symbol missing from the root fails the config with exit 2.
 step "check --config /etc/backup-gate/gate.yaml as $uid:$uid"
 status=0
 out=$(as_user "$bin" check --config /etc/backup-gate/gate.yaml 2>&1) || status=$?

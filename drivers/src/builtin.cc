@@ -3,9 +3,7 @@
 #include "bgate/drivers/registry.h"
 
 #ifdef BGATE_OBJECT_STORES
-#include "bgate/drivers/azure_blob/azure_blob_driver.h"
-#include "bgate/drivers/s3/s3_driver.h"
-#include "bgate/drivers/swift/swift_driver.h"
+#include "bgate/drivers/object_stores.h"
 #endif
 
 namespace bgate::drivers {
@@ -15,9 +13,9 @@ DriverRegistry BuiltinDrivers() {
   posix::Register(registry);
   exec::Register(registry);
 #ifdef BGATE_OBJECT_STORES
-  s3::Register(registry);
-  swift::Register(registry);
-  azure_blob::Register(registry);
+  // Loaded on first use, so that only configs with object stores pay for
+  // their libraries.
+  RegisterObjectStoresOnUse(registry, BGATE_OBJECT_STORES_FILE);
 #endif
   return registry;
 }

@@ -595,6 +595,10 @@ GATE_BINARY = "/gate/bin/backup-gate"
 # backup-gate is linked against Debian 12 libraries, so the worker starts it
 # through the loader copied with them (see templates/_process.tpl).
 LOADER_PREFIX = ["/gate/lib/ld.so", "--library-path", "/gate/lib", "--argv0", GATE_BINARY]
+# The module of the s3, swift and azure_blob drivers, as the image installs it
+# (where the binary's rpath, $ORIGIN/../lib/backup-gate, finds it).
+MODULE_NAME = "libbackup-gate-objectstores.so"
+IMAGE_MODULE = f"/usr/local/lib/backup-gate/{MODULE_NAME}"
 CONFIG_PATH = "/etc/backup-gate/config/gate.yaml"
 
 
@@ -612,6 +616,12 @@ def test_process_gate_copies_backup_gate_into_an_empty_dir():
     assert [c["name"] for c in spec["initContainers"]] == ["backup-gate-install"]
     assert init["image"] == "backup-gate:0.1.0"
     assert init["command"][:2] == ["/bin/sh", "-c"] and len(init["command"]) == 3
+    script = init["command"][2]
+    # The object-store module goes with the binary, into lib/ where the
+    # loader's --library-path makes dlopen find it, with its own libraries.
+    assert f"module={IMAGE_MODULE}\n" in script
+    assert 'cp "$module" /gate/lib/\n' in script
+    assert '"$(ldd "$module")"' in script
     assert "restartPolicy" not in init
     assert init["volumeMounts"] == [{"name": "backup-gate-bin", "mountPath": GATE_DIR}]
     volume = named(spec["volumes"], "backup-gate-bin")
@@ -759,12 +769,13 @@ func main() {
 
 # Runs as root in a mount and network namespace of its own: $1 becomes the
 # backup-gate image (this Debian 12 machine's file system, with the built binary
-# at /usr/local/bin/backup-gate), $2 a worker image holding nothing but a static
-# worker, the config and an empty backup directory. Both share the emptyDir $3.
+# at /usr/local/bin/backup-gate and its module under /usr/local/lib), $2 a
+# worker image holding nothing but a static worker, the config and an empty
+# backup directory. Both share the emptyDir $3.
 CONTAINERS_SH = r"""
 set -eu
-image=$1 foreign=$2 gate=$3 bindir=$4 init=$5
-shift 5  # the rest: the worker container's command and args
+image=$1 foreign=$2 gate=$3 bindir=$4 libdir=$5 init=$6
+shift 6  # the rest: the worker container's command and args
 mkdir -p "$image/usr" "$image/etc" "$image/dev" "$image/gate"
 mount --rbind /usr "$image/usr"
 mount --rbind /etc "$image/etc"
@@ -774,6 +785,7 @@ for d in bin sbin lib lib64; do
   elif [ -d "/$d" ]; then mkdir "$image/$d"; mount --rbind "/$d" "$image/$d"; fi
 done
 mount --bind "$bindir" "$image/usr/local/bin"
+mount --bind "$libdir" "$image/usr/local/lib"
 mount --bind "$gate" "$image/gate"
 # The init container, as the chart renders it.
 chroot --userspec=65532:65532 "$image" /bin/sh -c "$(cat "$init")"
@@ -793,15 +805,24 @@ echo "exit=$?"
 def test_process_gate_bundle_runs_in_an_image_without_its_libraries(tmp_path):
     """The rendered init container copies backup-gate so that the rendered worker
     command runs it in a root file system that has none of its libraries, and
-    backup-gate starts the worker with its arguments, in order, once storage works."""
+    backup-gate starts the worker with its arguments, in order, once storage works.
+    An s3 backend (unreachable; `any` keeps the pod ready) makes it load the
+    object-store module from the copy too: a module or library missing from the
+    bundle would end it with exit 2 before the worker starts."""
     binary = backup_gate_binary()
     go, unshare = shutil.which("go"), shutil.which("unshare")
     if binary is None or go is None or unshare is None or os.geteuid() != 0:
         _missing("root, unshare, go and a built backup-gate")
+    module = pathlib.Path(binary).parent.parent / "lib" / "backup-gate" / MODULE_NAME
+    if not module.is_file():
+        pytest.fail(f"no object-store module at {module}, where the build puts it")
     values = {"worker": {"command": ["/bin/cinder-backup"], "args": ["--config-file", "/etc/cinder/cinder.conf"]},
               "secretMounts": [],
               "config": {"worker": {"restart": "never"},
-                         "backends": [{"name": "local", "driver": "posix", "path": "/data", "write_probe": True}]}}
+                         "readiness": {"policy": "any"},
+                         "backends": [{"name": "local", "driver": "posix", "path": "/data", "write_probe": True},
+                                      {"name": "objects", "driver": "s3", "endpoint": "http://127.0.0.1:9",
+                                       "bucket": "backups", "path_style": True}]}}
     docs, spec = process_pod(values, tmp_path=tmp_path)
     text, _ = gate_config(docs)
     init = named(spec["initContainers"], "backup-gate-install")
@@ -815,16 +836,18 @@ def test_process_gate_bundle_runs_in_an_image_without_its_libraries(tmp_path):
     subprocess.run([go, "build", "-o", str(foreign / "bin" / "cinder-backup"), "worker.go"], cwd=tmp_path,
                    env={**os.environ, "CGO_ENABLED": "0"}, check=True, capture_output=True, timeout=300)
     (foreign / "etc/backup-gate/config/gate.yaml").write_text(text)
-    bindir, gate = tmp_path / "image-bin", tmp_path / "gate"
+    bindir, libdir, gate = tmp_path / "image-bin", tmp_path / "image-lib", tmp_path / "gate"
     bindir.mkdir()
+    (libdir / "backup-gate").mkdir(parents=True)
     gate.mkdir(mode=0o777)
     os.chmod(gate, 0o777)  # an emptyDir
     shutil.copy(binary, bindir / "backup-gate")
+    shutil.copy(module, libdir / "backup-gate" / MODULE_NAME)
     (tmp_path / "init.sh").write_text(init["command"][2])
     os.chmod(tmp_path, 0o755)
 
     proc = subprocess.run([unshare, "--mount", "--net", "sh", "-c", CONTAINERS_SH, "containers",
-                           tmp_path / "image", foreign, gate, bindir, tmp_path / "init.sh",
+                           tmp_path / "image", foreign, gate, bindir, libdir, tmp_path / "init.sh",
                            *worker["command"], *worker["args"]],
                           capture_output=True, text=True, timeout=120)
     out = proc.stdout + proc.stderr
@@ -833,6 +856,7 @@ def test_process_gate_bundle_runs_in_an_image_without_its_libraries(tmp_path):
     assert 'worker argv=--config-file /etc/cinder/cinder.conf ld_library_path=""' in proc.stdout, out
     assert "exit=7" in proc.stdout, out  # restart: never: backup-gate leaves with the worker's status
     assert '"event":"worker_started"' in proc.stderr, out
+    assert (gate / "lib" / MODULE_NAME).is_file(), sorted(os.listdir(gate / "lib"))
     assert sorted(os.listdir(foreign)) == ["bin", "data", "dev", "etc", "gate", "proc", "run"]
     assert (foreign / "run/backup-gate/state.json").exists()
 

@@ -133,3 +133,51 @@ def test_no_secret_in_output_logs_metrics_or_probes(swift, bucket, tmp_path, gat
     gk.wait_reason(g, "bad", "auth")
     texts.update({f"serve {k}": v for k, v in gk.serve_texts(g, ["good", "bad"]).items()})
     gk.assert_no_leak(texts, secret_values, gk.SIGNATURE_PATTERNS)
+
+
+# --- The object-store module: loaded only when a config names an object store
+
+MODULE_LIBRARIES = re.compile(r"/(libbackup-gate-objectstores|libcpprest|libssl|libcrypto|libpugixml)\.so")
+
+
+def mapped_files(pid):
+    with open(f"/proc/{pid}/maps") as maps:
+        return {line.split()[-1] for line in maps if "/" in line}
+
+
+def test_module_and_its_libraries_are_mapped_only_for_object_stores(gate, tmp_path, refused_port):
+    store = tmp_path / "store"
+    store.mkdir()
+    posix = gate(gk.config({"name": "local", "driver": "posix", "path": str(store)}))
+    assert not [f for f in mapped_files(posix.proc.pid) if MODULE_LIBRARIES.search(f)]
+    objects = gate(gk.config(s3_unreachable(tmp_path, refused_port.url)))
+    mapped = {MODULE_LIBRARIES.search(f).group(1) for f in mapped_files(objects.proc.pid)
+              if MODULE_LIBRARIES.search(f)}
+    assert mapped == {"libbackup-gate-objectstores", "libcpprest", "libssl", "libcrypto", "libpugixml"}
+
+
+def test_missing_module_is_a_config_error_on_the_driver_field(tmp_path):
+    # The binary alone, without the lib/backup-gate/ its rpath points to.
+    alone = tmp_path / "bin" / "backup-gate"
+    alone.parent.mkdir()
+    shutil.copy(BINARY, alone)
+    store = tmp_path / "store"
+    store.mkdir()
+    posix = {"name": "local", "driver": "posix", "path": str(store)}
+    config = tmp_path / "gate.yaml"
+    config.write_text(gk.config(posix, s3_unreachable(tmp_path, "http://127.0.0.1:9"),
+                                {"name": "azure", "driver": "azure_blob", "account": "backupgate", "container": "backups",
+                                 "sas_token_file": str(tmp_path / "sas")}))
+    for command in (["validate"], ["check"], []):
+        r = subprocess.run([str(alone), *command, "--config", str(config)], cwd=tmp_path,
+                           capture_output=True, text=True, timeout=30)
+        assert r.returncode == 2, (command, r.stderr)
+        assert "invalid configuration (2 errors)" in r.stderr, r.stderr
+        for field, kind in (("backends[1].driver", "s3"), ("backends[2].driver", "azure_blob")):
+            assert (f"{field}: {kind} needs libbackup-gate-objectstores.so: libbackup-gate-objectstores.so: "
+                    "cannot open shared object file") in r.stderr, r.stderr
+    # Without object stores the binary needs nothing beside it.
+    config.write_text(gk.config(posix))
+    r = subprocess.run([str(alone), "validate", "--config", str(config)], capture_output=True, text=True,
+                       timeout=30)
+    assert r.returncode == 0, r.stderr

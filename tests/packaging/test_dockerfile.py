@@ -6,6 +6,7 @@ runs the runtime stage for real, in a debootstrap root)."""
 import fnmatch
 import os
 import pathlib
+import posixpath
 import re
 import shlex
 import shutil
@@ -20,6 +21,10 @@ from dockerfile_syntax import DockerfileError, parse
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 DOCKERFILE = ROOT / "Dockerfile"
 BINARY = pathlib.Path(os.environ.get("BGATE_IMAGE_BINARY", ROOT / "build" / "sidecar" / "backup-gate"))
+# The object-store module, where the build puts it: BINARY/../../lib/backup-gate.
+MODULE = BINARY.parent.parent / "lib" / "backup-gate" / "libbackup-gate-objectstores.so"
+IMAGE_BINARY = "/usr/local/bin/backup-gate"
+IMAGE_MODULE_DIR = "/usr/local/lib/backup-gate"
 RUNTIME_LIST = "packaging/runtime-packages.txt"
 BUILD_LIST = "packaging/build-packages.txt"
 # How the Dockerfile and scripts/rootfs-test.sh turn a list into arguments.
@@ -88,7 +93,8 @@ def test_build_stage_installs_the_build_list_and_builds_as_ci(dockerfile):
     for flag in ("-G", "Ninja", "-DCMAKE_BUILD_TYPE=Release", "-DBGATE_WERROR=ON",
                  "-DBGATE_BUILD_TESTS=OFF"):
         assert flag in configure
-    assert re.search(r"install -D -s -m 0755 build/sidecar/backup-gate /out/backup-gate", text)
+    # The install rules put the binary and its module in place, stripped.
+    assert "cmake --install build --prefix /out --strip" in text
 
 
 def test_build_stage_copies_every_source_directory_the_build_reads(dockerfile):
@@ -135,11 +141,21 @@ def test_runtime_installs_only_the_runtime_list_and_cleans_apt(dockerfile):
     assert "rm -rf /var/lib/apt/lists/*" in text
 
 
-def test_runtime_binary_is_root_owned_from_the_build_stage(dockerfile):
+def test_runtime_binary_and_module_are_root_owned_from_the_build_stage(dockerfile):
     copies = [c for c in dockerfile.stage("runtime").all("COPY") if c.flags.get("from") == "build"]
-    assert len(copies) == 1
-    assert copies[0].flags.get("chown") in ("0:0", "root:root")
-    assert copies[0].args == "/out/backup-gate /usr/local/bin/backup-gate"
+    assert [c.args for c in copies] == [f"/out/bin/backup-gate {IMAGE_BINARY}",
+                                        f"/out/lib/backup-gate {IMAGE_MODULE_DIR}"]
+    for copy in copies:
+        assert copy.flags.get("chown") in ("0:0", "root:root")
+
+
+@pytest.mark.skipif(not (BINARY.is_file() and shutil.which("readelf")), reason=f"needs {BINARY} and readelf")
+def test_runtime_module_is_where_the_binary_looks_for_it():
+    dynamic = subprocess.run(["readelf", "-d", str(BINARY)], capture_output=True, text=True, check=True).stdout
+    rpath = re.search(r"\(RPATH\)\s+Library rpath: \[(.*)\]", dynamic).group(1)
+    origin = posixpath.dirname(IMAGE_BINARY)
+    assert IMAGE_MODULE_DIR in [posixpath.normpath(p.replace("$ORIGIN", origin)) for p in rpath.split(":")]
+    assert MODULE.is_file(), f"no module next to {BINARY}"
 
 
 def test_runtime_runs_as_a_non_root_numeric_user(dockerfile):
@@ -195,19 +211,26 @@ def owning_package(path):
     return None
 
 
-@pytest.mark.skipif(not (BINARY.is_file() and shutil.which("dpkg-query") and shutil.which("objdump")),
-                    reason=f"needs {BINARY}, dpkg-query and objdump")
+def linked_packages(path):
+    """{soname: package} for every library that `path` links directly."""
+    headers = subprocess.run(["objdump", "-p", str(path)], capture_output=True, text=True, check=True)
+    needed = re.findall(r"^\s*NEEDED\s+(\S+)", headers.stdout, re.MULTILINE)
+    ldd = subprocess.run(["ldd", str(path)], capture_output=True, text=True).stdout
+    resolved = dict(re.findall(r"^\s*(\S+) => (/\S+)", ldd, re.MULTILINE))
+    # The loader, which a library may link too, is listed by its path alone.
+    resolved.update({posixpath.basename(p): p for p in re.findall(r"^\s*(/\S+) \(0x", ldd, re.MULTILINE)})
+    return {soname: owning_package(resolved[soname]) for soname in needed}
+
+
+@pytest.mark.skipif(not (BINARY.is_file() and MODULE.is_file() and shutil.which("dpkg-query")
+                         and shutil.which("objdump")),
+                    reason=f"needs {BINARY}, {MODULE}, dpkg-query and objdump")
 def test_runtime_list_has_the_package_of_every_linked_library():
     """The quick local form of what scripts/rootfs-test.sh proves in a clean root."""
-    headers = subprocess.run(["objdump", "-p", str(BINARY)], capture_output=True, text=True, check=True)
-    needed = re.findall(r"^\s*NEEDED\s+(\S+)", headers.stdout, re.MULTILINE)
-    resolved = dict(re.findall(r"^\s*(\S+) => (/\S+)",
-                               subprocess.run(["ldd", str(BINARY)], capture_output=True, text=True).stdout,
-                               re.MULTILINE))
     listed = set(read_list(RUNTIME_LIST))
-    packages = {soname: owning_package(resolved[soname]) for soname in needed}
+    packages = {**linked_packages(BINARY), **linked_packages(MODULE)}
     assert {s: p for s, p in packages.items() if p not in listed} == {}
-    # And nothing listed that the binary does not link, but the trust store.
+    # And nothing listed that neither links, but the trust store.
     assert listed - set(packages.values()) == {"ca-certificates"}
 
 
@@ -217,6 +240,8 @@ def test_rootfs_test_installs_the_same_list_the_same_way():
     assert f'{LIST_FILTER} "$packages_file"' in script
     assert "xargs apt-get install -y -qq --no-install-recommends" in script
     assert "install -s -o root -g root -m 0755" in script
+    assert "install -D -s -o root -g root -m 0755" in script  # the module
+    assert f"{IMAGE_MODULE_DIR}/{MODULE.name}" in script
     assert "--userspec=" in script and "65532" in script
 
 

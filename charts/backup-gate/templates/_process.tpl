@@ -7,14 +7,16 @@ into an emptyDir that the worker mounts read-only, so any worker image works
 unchanged.
 
 backup-gate is linked dynamically against Debian 12 libraries (yaml-cpp,
-prometheus-cpp, cpprestsdk, OpenSSL, glibc) that a worker image rarely has,
-or has in other versions. So the init container copies the binary together
-with every library it links and the dynamic loader that the image's own
-build uses, and the worker starts it through that loader with
---library-path: the bundle depends on nothing of the worker image but the
-kernel. --library-path is an argument of the loader, not LD_LIBRARY_PATH, so
-the worker started by backup-gate sees an untouched environment and uses its
-own libraries.
+prometheus-cpp, glibc; cpprestsdk and OpenSSL through the module of its s3,
+swift and azure_blob drivers, which it loads when a config names one of
+them) that a worker image rarely has, or has in other versions. So the init
+container copies the binary and that module together with every library
+either links and the dynamic loader that the image's own build uses, and the
+worker starts it through that loader with --library-path, which is also
+where the binary's dlopen finds the module: the bundle depends on nothing of
+the worker image but the kernel. --library-path is an argument of the
+loader, not LD_LIBRARY_PATH, so the worker started by backup-gate sees an
+untouched environment and uses its own libraries.
 */}}
 
 {{/* worker.gate, validated: "sidecar" or "process". */}}
@@ -33,23 +35,28 @@ own libraries.
 {{- define "backup-gate.binDir" -}}/gate{{- end }}
 {{- define "backup-gate.binPath" -}}{{ include "backup-gate.binDir" . }}/bin/backup-gate{{- end }}
 {{- define "backup-gate.loaderPath" -}}{{ include "backup-gate.binDir" . }}/lib/ld.so{{- end }}
+{{/* The object-store module in the image, where the binary's rpath finds it. */}}
+{{- define "backup-gate.imageModulePath" -}}/usr/local/lib/backup-gate/libbackup-gate-objectstores.so{{- end }}
 
 {{/*
 The script of the init container, run by the image's /bin/sh (debian:12-slim:
 sh, ldd, grep, sed and cp are all there). A shell is needed because which
-libraries the binary links, and where its loader lives (it differs per CPU
-architecture), is known only inside the image: ldd names both. The last line
-starts the copy through the copied loader, so a bundle that lacks a library
-fails here, in the init container, and not in the worker.
+libraries the binary and the module link, and where the loader lives (it
+differs per CPU architecture), is known only inside the image: ldd names
+them. The module goes into lib/ with the libraries. The last line starts the
+copy through the copied loader, so a bundle that lacks a library fails here,
+in the init container, and not in the worker.
 */}}
 {{- define "backup-gate.installScript" -}}
 {{- $dir := include "backup-gate.binDir" . -}}
 set -eu
 bin=/usr/local/bin/backup-gate
+module={{ include "backup-gate.imageModulePath" . }}
 libs=$(ldd "$bin")
 mkdir -p {{ $dir }}/bin {{ $dir }}/lib
 cp "$bin" {{ include "backup-gate.binPath" . }}
-for lib in $(printf '%s\n' "$libs" | grep -o '/[^ ]*'); do cp -L "$lib" {{ $dir }}/lib/; done
+cp "$module" {{ $dir }}/lib/
+for lib in $(printf '%s\n' "$libs" "$(ldd "$module")" | grep -o '/[^ ]*'); do cp -L "$lib" {{ $dir }}/lib/; done
 cp -L "$(printf '%s\n' "$libs" | sed -n 's|^[[:space:]]*\(/[^ ]*\) (0x.*|\1|p')" {{ include "backup-gate.loaderPath" . }}
 {{ include "backup-gate.loaderPath" . }} --library-path {{ $dir }}/lib {{ include "backup-gate.binPath" . }} --version
 {{- end }}

@@ -34,7 +34,8 @@ class DriverRegistry {
   std::vector<DriverKind> kinds_;
 };
 
-// Every driver compiled into this binary.
+// Every driver of this binary. s3, swift and azure_blob, when built, load
+// their module on first use (object_stores.h).
 DriverRegistry BuiltinDrivers();
 
 }  // namespace bgate::drivers
