@@ -130,6 +130,15 @@ def gate(tmp_path):
         g.stop()
 
 
+def pid_alive(pid):
+    """True while the process exists and is no zombie."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
 def run_cli(args, cwd, timeout=30):
     """Runs a one-shot subcommand; returns the CompletedProcess."""
     return subprocess.run([str(BINARY)] + args, cwd=cwd, capture_output=True,

@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from conftest import BINARY, run_cli
+from conftest import pid_alive, run_cli
 
 WORKER = pathlib.Path(__file__).resolve().parent / "workers" / "worker.py"
 PROMTOOL = shutil.which("promtool")
@@ -78,14 +78,6 @@ def finish(g, limit):
     code = g.proc.wait(limit)
     g._reader.join(5)
     return code
-
-
-def pid_alive(pid):
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
 
 
 def zombies_of(parent):

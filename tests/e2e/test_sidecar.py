@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from conftest import BINARY, http_get, run_cli
+from conftest import BINARY, pid_alive, run_cli
 
 # Set by the sanitizer runs (scripts/tsan.sh): how much slower the binary is.
 SLOWDOWN = float(os.environ.get("BGATE_SLOWDOWN", "1"))
@@ -99,11 +99,11 @@ def descendants_of(pid):
 
 
 def test_hanging_exec_check_stays_bounded(gate, tmp_path):
-    config = f"""
+    config = """
 check:
   interval: 300ms
   timeout: 300ms
-  retry: {{initial: 100ms, max: 200ms}}
+  retry: {initial: 100ms, max: 200ms}
 backends:
   - name: hung
     driver: exec
@@ -279,16 +279,10 @@ backends:
     g.signal(signal.SIGTERM)
     assert g.proc.wait(10) == 0
 
-    def alive(pid):
-        try:
-            with open(f"/proc/{pid}/stat") as f:
-                return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-        except FileNotFoundError:
-            return False
     end = time.monotonic() + 5
-    while time.monotonic() < end and (alive(shell) or alive(child)):
+    while time.monotonic() < end and (pid_alive(shell) or pid_alive(child)):
         time.sleep(0.05)
-    assert not alive(shell) and not alive(child), (shell, child)
+    assert not pid_alive(shell) and not pid_alive(child), (shell, child)
 
 
 def test_oversized_header_and_garbage(gate, tmp_path):
