@@ -6,8 +6,10 @@ naming the path, quickly and without a crash. A bad credential file makes its
 backend `misconfigured`, with a detail naming the path and the reason and
 never the file's contents."""
 
+import atexit
 import json
 import os
+import pathlib
 import shutil
 import subprocess
 import tempfile
@@ -79,11 +81,35 @@ def make_bad(kind, directory, name, content):
     return path, prefix
 
 
+_UNPRIVILEGED_COPY = []
+
+
+def unprivileged_binary():
+    """The binary as an unprivileged user can run it: a copy, with its
+    object-store module in the same layout (bin/, lib/backup-gate/), in a
+    directory anyone can traverse; the build tree may sit below a 0700
+    directory (a fresh clone in mktemp -d), where the module cannot be
+    loaded. Made once per run."""
+    if not _UNPRIVILEGED_COPY:
+        root = tempfile.mkdtemp(prefix="bgate-unprivileged-")
+        atexit.register(shutil.rmtree, root, True)
+        os.chmod(root, 0o755)
+        os.makedirs(os.path.join(root, "bin"))
+        shutil.copy2(BINARY, os.path.join(root, "bin", "backup-gate"))
+        module_dir = pathlib.Path(BINARY).resolve().parent.parent / "lib" / "backup-gate"
+        if module_dir.is_dir():
+            shutil.copytree(module_dir, os.path.join(root, "lib", "backup-gate"))
+            os.chmod(os.path.join(root, "lib"), 0o755)
+        _UNPRIVILEGED_COPY.append(os.path.join(root, "bin", "backup-gate"))
+    return _UNPRIVILEGED_COPY[0]
+
+
 def run(prefix, args, cwd):
     """Runs the binary under a hard time limit: a hang fails, not blocks."""
+    binary = unprivileged_binary() if prefix else str(BINARY)
     start = time.monotonic()
     try:
-        proc = subprocess.run(prefix + [str(BINARY)] + args, cwd=cwd,
+        proc = subprocess.run(prefix + [binary] + args, cwd=cwd,
                               capture_output=True, timeout=LIMIT)
     except subprocess.TimeoutExpired:
         pytest.fail(f"{args} still running after {LIMIT} s")
