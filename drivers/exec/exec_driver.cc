@@ -20,6 +20,7 @@
 #include <utility>
 
 #include "bgate/drivers/scoped_fd.h"
+#include "bgate/drivers/spawn.h"
 
 namespace bgate::drivers::exec {
 namespace {
@@ -110,28 +111,9 @@ int ConfigureSpawn(posix_spawn_file_actions_t* actions,
                                                "/dev/null", O_RDONLY, 0)) {
     return e;
   }
-  // Descriptors other parts of the process opened without O_CLOEXEC (the
-  // probe server's sockets) must not reach the command.
-  if (int e = posix_spawn_file_actions_addclosefrom_np(actions,
-                                                       STDERR_FILENO + 1)) {
-    return e;
-  }
   // A group of its own lets the whole tree be killed with one signal.
-  // Blocked or ignored signals survive exec; the process may block them for a
-  // signal thread or ignore SIGPIPE, which must not change how the command
-  // behaves.
-  if (int e = posix_spawnattr_setflags(
-          attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK |
-                    POSIX_SPAWN_SETSIGDEF)) {
-    return e;
-  }
   if (int e = posix_spawnattr_setpgroup(attr, 0)) return e;
-  sigset_t none;
-  sigemptyset(&none);
-  if (int e = posix_spawnattr_setsigmask(attr, &none)) return e;
-  sigset_t all;
-  sigfillset(&all);
-  return posix_spawnattr_setsigdefault(attr, &all);
+  return PrepareChildSpawn(actions, attr, POSIX_SPAWN_SETPGROUP);
 }
 
 int Spawn(const std::string& program, const std::vector<std::string>& args,

@@ -16,6 +16,8 @@
 #include <optional>
 #include <string_view>
 
+#include "bgate/drivers/spawn.h"
+
 namespace bgate::sidecar {
 namespace {
 
@@ -72,27 +74,9 @@ void ForEachProcess(const std::function<void(const ProcStat&)>& visit) {
 
 int ConfigureSpawn(posix_spawn_file_actions_t* actions,
                    posix_spawnattr_t* attr) {
-  // Descriptors opened without O_CLOEXEC elsewhere in the process (the probe
-  // server's sockets) must not reach the worker.
-  if (int e = posix_spawn_file_actions_addclosefrom_np(actions,
-                                                       STDERR_FILENO + 1)) {
-    return e;
-  }
   // A session of its own puts the worker's whole tree apart from the exec
-  // driver's commands (see ChildReaper). Blocked and ignored signals survive
-  // exec; this process blocks its signals for one thread and ignores
-  // SIGPIPE, which must not change how the worker behaves.
-  if (int e = posix_spawnattr_setflags(attr, POSIX_SPAWN_SETSID |
-                                                 POSIX_SPAWN_SETSIGMASK |
-                                                 POSIX_SPAWN_SETSIGDEF)) {
-    return e;
-  }
-  sigset_t none;
-  sigemptyset(&none);
-  if (int e = posix_spawnattr_setsigmask(attr, &none)) return e;
-  sigset_t all;
-  sigfillset(&all);
-  return posix_spawnattr_setsigdefault(attr, &all);
+  // driver's commands (see ChildReaper).
+  return drivers::PrepareChildSpawn(actions, attr, POSIX_SPAWN_SETSID);
 }
 
 }  // namespace
