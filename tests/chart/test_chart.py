@@ -550,13 +550,20 @@ def parent_chart(tmp_path):
     return parent
 
 
-def test_readme_install_values_render(tmp_path):
-    values = tmp_path / "my-values.yaml"
-    values.write_text(readme_block("install-values"))
+def readme_values_docs(tmp_path, block):
+    """The README's values block `block` passes `helm lint --strict`; its
+    rendering, validated against the Kubernetes schemas."""
+    values = tmp_path / f"{block}.yaml"
+    values.write_text(readme_block(block))
     proc = helm("lint", "--strict", CHART, "-f", values, "--kube-version", KUBE_VERSION, check=False)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     docs = render([values])
     validate_builtin_kinds(docs, schema_versions())
+    return docs
+
+
+def test_readme_install_values_render(tmp_path):
+    docs = readme_values_docs(tmp_path, "install-values")
     gate = sidecar_of(pod_template(docs)["spec"])
     assert gate["image"] == "registry.example.org/backup-gate:0.1.0"
     assert "/etc/backup-gate/secrets/s3" in [m["mountPath"] for m in gate["volumeMounts"]]
@@ -740,12 +747,7 @@ def test_process_gate_runs_on_clusters_without_native_sidecars():
 
 
 def test_readme_process_values_render(tmp_path):
-    values = tmp_path / "process-values.yaml"
-    values.write_text(readme_block("process-values"))
-    proc = helm("lint", "--strict", CHART, "-f", values, "--kube-version", KUBE_VERSION, check=False)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    docs = render([values])
-    validate_builtin_kinds(docs, schema_versions())
+    docs = readme_values_docs(tmp_path, "process-values")
     worker = named(pod_template(docs)["spec"]["containers"], "worker")
     assert worker["command"][-2:] == ["--", "cinder-backup"]
     assert "/etc/backup-gate/secrets/s3" in [m["mountPath"] for m in worker["volumeMounts"]]

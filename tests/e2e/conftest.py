@@ -7,6 +7,7 @@ import os
 import pathlib
 import signal
 import subprocess
+import sys
 import threading
 import time
 
@@ -148,7 +149,6 @@ def run_cli(args, cwd, timeout=30):
 def pytest_terminal_summary(terminalreporter):
     """The fault matrix as a table (driver x fault -> state, reason, time to
     detect and to recover), whenever its tests ran."""
-    import sys
     module = sys.modules.get("test_fault_matrix")
     if module is not None and module.MATRIX:
         terminalreporter.write_sep("-", "fault matrix")

@@ -21,6 +21,8 @@ import time
 
 import pytest
 
+from peers.gatekit import fds_of, rss_bytes
+
 # The server's limits (probes/include/bgate/probes/server.h, README).
 HEADER_LIMIT = 16 * 1024
 REQUEST_TIMEOUT = 10.0
@@ -89,18 +91,6 @@ def many_descriptors():
 
 
 # --- measurements ----------------------------------------------------------
-
-
-def rss_bytes(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) * 1024
-    raise AssertionError(f"no VmRSS for {pid}")
-
-
-def fd_count(pid):
-    return len(os.listdir(f"/proc/{pid}/fd"))
 
 
 def recv_until_eof(sock, limit_seconds):
@@ -283,7 +273,7 @@ def test_2000_idle_connections_stay_bounded(many_descriptors, gate, tmp_path):
     cap = MAX_CONNECTIONS
     g = start_ready(gate, tmp_path)
     pid, port = g.proc.pid, g.port
-    base_rss, base_fds = rss_bytes(pid), fd_count(pid)
+    base_rss, base_fds = rss_bytes(pid), fds_of(pid)
     probes = Probes(port)
     peak_rss, peak_fds = base_rss, base_fds
     socks = []
@@ -297,19 +287,19 @@ def test_2000_idle_connections_stay_bounded(many_descriptors, gate, tmp_path):
             if i % 50 == 49:
                 probes.probe()
                 peak_rss = max(peak_rss, rss_bytes(pid))
-                peak_fds = max(peak_fds, fd_count(pid))
+                peak_fds = max(peak_fds, fds_of(pid))
         # Let the server catch up with its backlog, probing meanwhile.
         settle = time.monotonic() + 3.0
         while time.monotonic() < settle:
             probes.probe()
             peak_rss = max(peak_rss, rss_bytes(pid))
-            peak_fds = max(peak_fds, fd_count(pid))
+            peak_fds = max(peak_fds, fds_of(pid))
             if sum(is_closed_by_peer(s) for s in socks) >= idle_count - cap:
                 break
             time.sleep(0.05)
         for _ in range(20):
             probes.probe()
-            peak_fds = max(peak_fds, fd_count(pid))
+            peak_fds = max(peak_fds, fds_of(pid))
         peak_rss = max(peak_rss, rss_bytes(pid))
         assert_alive(g)
         closed = [is_closed_by_peer(s) for s in socks]
@@ -333,9 +323,9 @@ def test_2000_idle_connections_stay_bounded(many_descriptors, gate, tmp_path):
     # Once the clients are gone, so are their descriptors and (nearly) their
     # memory.
     end = time.monotonic() + 5.0
-    while fd_count(pid) > base_fds and time.monotonic() < end:
+    while fds_of(pid) > base_fds and time.monotonic() < end:
         time.sleep(0.1)
-    assert fd_count(pid) <= base_fds, (fd_count(pid), base_fds)
+    assert fds_of(pid) <= base_fds, (fds_of(pid), base_fds)
     after_rss = rss_bytes(pid)
     print(f"idle: rss after close={after_rss >> 10} KiB")
     assert not MEMORY_CHECKED or after_rss < base_rss + RSS_RETURN_SLACK, (after_rss, base_rss)
@@ -396,7 +386,7 @@ def test_16mib_streamed_header_is_cut_without_memory_growth(ready_gate):
     base_rss = rss_bytes(pid)
     peak_rss = base_rss
     probes = Probes(port)
-    base_fds = fd_count(pid)
+    base_fds = fds_of(pid)
     s = socket.create_connection((HOST, port), timeout=5)
     s.setblocking(False)
     sent, data = 0, b""
@@ -457,9 +447,9 @@ def test_16mib_streamed_header_is_cut_without_memory_growth(ready_gate):
     # The stream is dropped, not buffered: nothing of the stream's order.
     assert peak_rss < base_rss + 4 * 1024 * 1024, (peak_rss, base_rss)
     end = time.monotonic() + 3.0
-    while fd_count(pid) > base_fds and time.monotonic() < end:
+    while fds_of(pid) > base_fds and time.monotonic() < end:
         time.sleep(0.05)
-    assert fd_count(pid) <= base_fds
+    assert fds_of(pid) <= base_fds
     probes.check(minimum=5)
     assert_alive(g)
 

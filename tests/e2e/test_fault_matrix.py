@@ -113,14 +113,6 @@ def verbose_states(gate):
     return {m.group(2): (m.group(1) == "+", m.group(3)) for m in VERBOSE_LINE.finditer(body)}, took
 
 
-def rss_mib(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    return 0.0
-
-
 def attempts_of(gate, name, since_attempt=0):
     """[(attempt number, ok, reason, seconds)] from the debug log, in order."""
     out = []
@@ -155,7 +147,7 @@ def run_matrix(gate, driver, cells, config_text=None, config_path=None, wrapper=
         raise AssertionError(f"not all ready before the faults: {states}\n{g.log_text()}")
     time.sleep(INTERVAL)  # one more round of checks with everything healthy
     pid = g.proc.pid
-    threads_before, rss_before = gk.threads_of(pid), rss_mib(pid)
+    threads_before, rss_before = gk.threads_of(pid), gk.rss_bytes(pid) / 2**20
     healthy_transitions = {n: len(transitions_of(g, n)) for n in names}
     healthy_end_attempt = {n: max([a[0] for a in attempts_of(g, n)] or [0]) for n in names}
 
@@ -168,7 +160,7 @@ def run_matrix(gate, driver, cells, config_text=None, config_path=None, wrapper=
         states, took = verbose_states(g)
         latencies.append(took)
         threads.append(gk.threads_of(pid))
-        rss.append(rss_mib(pid))
+        rss.append(gk.rss_bytes(pid) / 2**20)
         now = time.monotonic() - injected
         for cell in cells:
             ok, reason = states.get(cell.name, (True, None))
@@ -196,7 +188,7 @@ def run_matrix(gate, driver, cells, config_text=None, config_path=None, wrapper=
             break
         time.sleep(0.05)
     time.sleep(INTERVAL)
-    threads_after, rss_after = gk.threads_of(pid), rss_mib(pid)
+    threads_after, rss_after = gk.threads_of(pid), gk.rss_bytes(pid) / 2**20
     assert g.get("/readyz")[0] == 200, g.get("/readyz?verbose")[2]
 
     # The counts, from the attempts the gate logged.

@@ -13,6 +13,7 @@ import time
 import pytest
 
 from conftest import BINARY, pid_alive, run_cli
+from peers.gatekit import threads_of
 
 # Set by the sanitizer runs (scripts/tsan.sh): how much slower the binary is.
 SLOWDOWN = float(os.environ.get("BGATE_SLOWDOWN", "1"))
@@ -78,10 +79,6 @@ def test_storage_removed_then_restored(gate, tmp_path):
     assert failed["driver"] == "posix"
     for key in ("time", "level", "backend", "from", "to", "detail", "attempt"):
         assert key in failed, key
-
-
-def threads_of(pid):
-    return len(os.listdir(f"/proc/{pid}/task"))
 
 
 def descendants_of(pid):

@@ -128,6 +128,14 @@ def fds_of(pid):
     return len(os.listdir(f"/proc/{pid}/fd"))
 
 
+def rss_bytes(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    raise AssertionError(f"no VmRSS for {pid}")
+
+
 def wait_reason(gate, name, reason, limit=10.0):
     """Polls /readyz?verbose until `name` fails with `reason`."""
     marker = f"[-]{name} failed: {reason}"

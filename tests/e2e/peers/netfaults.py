@@ -298,7 +298,6 @@ class FaultProxy:
         self.port = self._listener.getsockname()[1]
         scheme = "https" if tls else "http"
         self.url = f"{scheme}://127.0.0.1:{self.port}"
-        self.requests = 0
         self._thread = threading.Thread(target=self._accept_loop, name="fault-proxy", daemon=True)
         self._thread.start()
 
@@ -530,7 +529,6 @@ class FaultProxy:
                     match = params.get("match")
                     if data.startswith(_METHODS) and (match is None or match in first_line):
                         with self._lock:
-                            self.requests += 1
                             flap = self._flap
                             self._flap += 1
                         if mode == "answer" or (mode == "flap" and flap % 2 == 0):
